@@ -1,0 +1,27 @@
+"""Reading a stage's inputs, with an error that says which stage should have made them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from automl.exceptions import DataError
+
+
+def read_stage_parquet(path: str | Path, *, made_by: str) -> pd.DataFrame:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"{file}: not found. It is written by the {made_by!r} stage: run `dvc repro` (or "
+            f"`automl stage {made_by}`) first."
+        )
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(
+            f"{file}: cannot be read ({str(exc).splitlines()[0]}); it is written by the "
+            f"{made_by!r} stage: run `dvc repro --force {made_by}` to rebuild it."
+        ) from None
