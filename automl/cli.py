@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from automl.exceptions import AutoMLError
 
@@ -26,9 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stage_app = typer.Typer(
-    help="Run one pipeline stage, as dvc.yaml does.", no_args_is_help=True
-)
+stage_app = typer.Typer(help="Run one pipeline stage, as dvc.yaml does.", no_args_is_help=True)
 app.add_typer(stage_app, name="stage")
 
 out = Console(highlight=False)

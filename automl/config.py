@@ -42,9 +42,12 @@ def _between(
         above = value >= low if include_low else value > low
         below = value <= high if include_high else value < high
         if not (above and below):
-            lo = "[" if include_low else "("
-            hi = "]" if include_high else ")"
-            raise ValueError(f"must be between {low:g} and {high:g} (range {lo}{low:g}, {high:g}{hi})")
+            if include_low == include_high:
+                edges = "" if not include_low else " (both included)"
+                raise ValueError(f"must be between {low:g} and {high:g}{edges}")
+            low_word = "at least" if include_low else "more than"
+            high_word = "at most" if include_high else "less than"
+            raise ValueError(f"must be {low_word} {low:g} and {high_word} {high:g}")
         return value
 
     return check
@@ -137,9 +140,7 @@ class SqlSource(Section):
         return self
 
 
-Source = Annotated[
-    DemoSource | CsvSource | ParquetSource | SqlSource, Field(discriminator="type")
-]
+Source = Annotated[DemoSource | CsvSource | ParquetSource | SqlSource, Field(discriminator="type")]
 
 
 class IngestParams(Section):
@@ -192,11 +193,13 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first defined on line "
-                f"{seen[key].start_mark.line + 1})", key_node.start_mark
+                None,
+                None,
+                f"duplicate key {key!r} (first defined on line {seen[key].start_mark.line + 1})",
+                key_node.start_mark,
             )
         seen[key] = key_node
     return loader.construct_mapping(node, deep=deep)
@@ -204,7 +207,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -221,7 +224,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read as UTF-8 text ({exc}).") from None
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+        raw = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: {_describe_yaml_error(exc)}") from None
     return parse_params(raw, source=str(file))
@@ -271,11 +274,14 @@ def format_error(err: ErrorDetails) -> str:
     shown = "<hidden>" if field_name in _SENSITIVE_KEYS else _show(err["input"])
     if kind == "value_error":
         reason = str(ctx.get("error", err["msg"]))
+        if isinstance(err["input"], Mapping):
+            return f"{path}: {reason}"
     elif kind == "literal_error":
         reason = f"must be one of {ctx.get('expected', '')}"
     elif kind == "union_tag_invalid":
         reason = f"must be one of {ctx.get('expected_tags', '')}"
         path = f"{path}.{ctx.get('discriminator', 'type').strip(chr(39))}"
+        shown = _show(ctx.get("tag"))
     elif kind.endswith("_type") or kind.endswith("_parsing"):
         reason = f"must be {_expected_kind(kind)}, not {_yaml_kind(err['input'])}"
     else:
@@ -310,17 +316,15 @@ def _expected_kind(error_type: str) -> str:
 def _yaml_kind(value: Any) -> str:
     if value is None:
         return "empty (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "true/false"),
+        (int, "a whole number"),
+        (float, "a decimal number"),
+        (str, "a string"),
+        (list, "a list"),
+        (Mapping, "a mapping"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _walk(loc: tuple[int | str, ...]) -> tuple[list[str], str | None, type[BaseModel] | None]:
@@ -368,7 +372,7 @@ def _suggest(loc: tuple[int | str, ...]) -> str:
         return ""
     allowed = list(owner.model_fields)
     close = difflib.get_close_matches(field_name, allowed, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = f"; did you mean '{close[0]}'?" if close else "."
     return f"{hint} Allowed keys here: {', '.join(allowed)}"
 
 

@@ -45,6 +45,17 @@ def _class_counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
 
 
+class _Notes:
+    """Warnings found along the way: logged as they come, and kept for the report."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def warn(self, message: str) -> None:
+        logger.warning(message)
+        self.items.append(message)
+
+
 def prepare_dataset(
     frame: pd.DataFrame,
     *,
@@ -55,69 +66,30 @@ def prepare_dataset(
 ) -> PreparedData:
     """Run every check, split the data, and describe what was found and done."""
     target = data.target
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        logger.warning(message)
-        warnings.append(message)
-
+    notes = _Notes()
     require_column(frame, target, "data.target")
     if split.time_column is not None:
         require_column(frame, split.time_column, "split.time_column")
         if split.time_column == target:
             raise DataError("split.time_column names the target column; choose a time column.")
     rows_in = len(frame)
-
-    no_label = frame[target].isna()
-    if no_label.all():
-        raise DataError(f"data.target = {target!r}: every value is missing; nothing to learn.")
-    if no_label.any():
-        warn(f"dropped {int(no_label.sum())} rows whose target {target!r} is missing")
-        frame = frame.loc[~no_label].reset_index(drop=True)
-    if frame[target].nunique() < 2:
-        raise DataError(
-            f"data.target = {target!r} is constant: every row has the same value, so there is "
-            "nothing to predict. Check the target column and the source's filter."
-        )
+    frame, unlabelled = _labelled_rows(frame, target, notes)
     task = infer_task(
         frame[target], requested=data.task, max_classes=prepare.max_classes, name=target
     )
-
-    dropped: list[dict[str, str]] = []
     protected = {target, split.time_column}
-    for name in prepare.drop_columns:
-        require_column(frame, name, "prepare.drop_columns")
-        if name in protected:
-            raise DataError(f"prepare.drop_columns: {name!r} is the target or the time column.")
-        dropped.append({"column": name, "reason": "listed in prepare.drop_columns"})
-    frame = frame.drop(columns=list(prepare.drop_columns))
-
-    for finding in checks.useless_columns(frame.drop(columns=[target])):
-        if finding.column in protected:
-            continue
-        if prepare.drop_constant_columns:
-            warn(f"dropped column {finding.column!r}: {finding.reason}")
-            dropped.append({"column": finding.column, "reason": finding.reason})
-            frame = frame.drop(columns=[finding.column])
-        else:
-            warn(f"column {finding.column!r} is useless ({finding.reason}); kept as configured")
+    frame, dropped = _drop_columns(frame, prepare, protected, notes)
     features = [c for c in frame.columns if c not in protected]
-    if not features:
-        raise DataError(
-            "no feature columns are left after dropping "
-            f"{', '.join(d['column'] for d in dropped) or 'nothing'}; the data needs at least "
-            "one column besides the target."
-        )
 
     id_like = checks.id_like_columns(frame[features])
     for finding in id_like:
-        warn(
+        notes.warn(
             f"column {finding.column!r} looks like an identifier ({finding.reason}); if it is "
             "one, add it to prepare.drop_columns"
         )
     duplicates = checks.duplicate_row_count(frame)
     if duplicates:
-        warn(f"{duplicates} rows ({duplicates / len(frame):.2%}) duplicate an earlier row")
+        notes.warn(f"{duplicates} rows ({duplicates / len(frame):.2%}) duplicate an earlier row")
 
     if task != "regression":
         tiny = {k: v for k, v in _class_counts(frame[target]).items() if v < 2}
@@ -136,29 +108,15 @@ def prepare_dataset(
         time_column=split.time_column,
     )
     _check_folds(train, target=target, task=task, cv_folds=split.cv_folds)
-
+    # Leakage is judged on the training split only: the test split stays unseen.
     scores = checks.single_feature_scores(
-        train[features],
-        train[target],
-        task=task,
-        seed=split.seed,
-        on_column=on_progress,
+        train[features], train[target], task=task, seed=split.seed, on_column=on_progress
     )
-    leaks = {name: s for name, s in scores.items() if s >= prepare.leakage_threshold}
     metric = "r2" if task == "regression" else "balanced_accuracy"
-    for name, score in leaks.items():
-        message = (
-            f"column {name!r} alone predicts the target almost perfectly ({metric} {score:.3f} "
-            f">= prepare.leakage_threshold {prepare.leakage_threshold}): probable leakage. If it "
-            "is only known after the outcome, add it to prepare.drop_columns"
-        )
-        if prepare.fail_on_leakage:
-            raise DataError(message.replace("probable leakage.", "probable leakage, and "
-                                            "prepare.fail_on_leakage is set."))
-        warn(message)
+    leaks = _flag_leakage(scores, metric, prepare, notes)
     overlap = checks.overlapping_rows(train, test)
     if overlap:
-        warn(f"{overlap} test rows also appear, identical, in the training split")
+        notes.warn(f"{overlap} test rows also appear, identical, in the training split")
 
     report: dict[str, Any] = {
         "target": target,
@@ -166,7 +124,7 @@ def prepare_dataset(
         "task_source": "inferred" if data.task == "auto" else "params",
         "rows": {
             "input": rows_in,
-            "dropped_missing_target": int(no_label.sum()),
+            "dropped_missing_target": unlabelled,
             "train": len(train),
             "test": len(test),
         },
@@ -181,7 +139,7 @@ def prepare_dataset(
             "scores": dict(sorted(scores.items(), key=lambda kv: -kv[1])),
         },
         "leakage": [{"column": c, "score": s, "metric": metric} for c, s in leaks.items()],
-        "warnings": warnings,
+        "warnings": notes.items,
     }
     if task != "regression":
         report["classes"] = sorted(str(c) for c in frame[target].unique())
@@ -190,6 +148,66 @@ def prepare_dataset(
             "test": _class_counts(test[target]),
         }
     return PreparedData(train=train, test=test, task=task, report=report)
+
+
+def _labelled_rows(frame: pd.DataFrame, target: str, notes: _Notes) -> tuple[pd.DataFrame, int]:
+    """Drop rows without a target; refuse a target that is empty or constant."""
+    no_label = frame[target].isna()
+    if no_label.all():
+        raise DataError(f"data.target = {target!r}: every value is missing; nothing to learn.")
+    if no_label.any():
+        notes.warn(f"dropped {int(no_label.sum())} rows whose target {target!r} is missing")
+        frame = frame.loc[~no_label].reset_index(drop=True)
+    if frame[target].nunique() < 2:
+        raise DataError(
+            f"data.target = {target!r} is constant: every row has the same value, so there is "
+            "nothing to predict. Check the target column and the source's filter."
+        )
+    return frame, int(no_label.sum())
+
+
+def _drop_columns(
+    frame: pd.DataFrame, prepare: PrepareParams, protected: set[str | None], notes: _Notes
+) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Drop the configured columns and those that carry no information."""
+    dropped: list[dict[str, str]] = []
+    for name in prepare.drop_columns:
+        require_column(frame, name, "prepare.drop_columns")
+        if name in protected:
+            raise DataError(f"prepare.drop_columns: {name!r} is the target or the time column.")
+        dropped.append({"column": name, "reason": "listed in prepare.drop_columns"})
+    frame = frame.drop(columns=list(prepare.drop_columns))
+    candidates = frame[[c for c in frame.columns if c not in protected]]
+    for finding in checks.useless_columns(candidates):
+        if prepare.drop_constant_columns:
+            notes.warn(f"dropped column {finding.column!r}: {finding.reason}")
+            dropped.append({"column": finding.column, "reason": finding.reason})
+            frame = frame.drop(columns=[finding.column])
+        else:
+            notes.warn(f"column {finding.column!r} is useless ({finding.reason}); kept as set")
+    if all(c in protected for c in frame.columns):
+        raise DataError(
+            "no feature columns are left after dropping "
+            f"{', '.join(d['column'] for d in dropped) or 'nothing'}; the data needs at least "
+            "one column besides the target."
+        )
+    return frame, dropped
+
+
+def _flag_leakage(
+    scores: dict[str, float], metric: str, prepare: PrepareParams, notes: _Notes
+) -> dict[str, float]:
+    leaks = {name: s for name, s in scores.items() if s >= prepare.leakage_threshold}
+    for name, score in leaks.items():
+        message = (
+            f"column {name!r} alone predicts the target almost perfectly ({metric} {score:.3f} "
+            f">= prepare.leakage_threshold {prepare.leakage_threshold}): probable leakage. If it "
+            "is only known after the outcome, add it to prepare.drop_columns"
+        )
+        if prepare.fail_on_leakage:
+            raise DataError(f"{message} (prepare.fail_on_leakage is set).")
+        notes.warn(message)
+    return leaks
 
 
 def _check_folds(train: pd.DataFrame, *, target: str, task: Task, cv_folds: int) -> None:

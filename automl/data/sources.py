@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import logging
 import os
+import re
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -32,6 +34,8 @@ _MAGIC = {
     b"%PDF": "a PDF document",
 }
 _DEMO_FILES = {"credit": "credit_data.csv"}
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+logger = logging.getLogger(__name__)
 
 
 def load_source(source: Source) -> pd.DataFrame:
@@ -321,6 +325,11 @@ def read_sql(query: str, *, url: str) -> pd.DataFrame:
         engine.dispose()
     if frame.shape[0] == 0:
         raise SourceError(f"ingest.source.query returned no rows from {shown}.")
+    if not _ORDER_BY.search(query):
+        logger.warning(
+            "ingest.source.query has no ORDER BY: the database may return rows in another "
+            "order next time, which changes the content hash and the split. Add an ORDER BY."
+        )
     names = [str(c) for c in frame.columns]
     dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes:
@@ -343,4 +352,3 @@ def _first_line(exc: object) -> str:
 def _preview(names: list[str], limit: int = 20) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-

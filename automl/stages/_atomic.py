@@ -65,7 +65,7 @@ class AtomicOutputs:
 
     def commit(self) -> None:
         for tmp, final in self._pending:
-            os.replace(tmp, final)
+            tmp.replace(final)
         for directory in {final.parent for _, final in self._pending}:
             _fsync_dir(directory)
         self._pending.clear()

@@ -17,7 +17,9 @@ from automl.stages._atomic import atomic_outputs
 logger = logging.getLogger(__name__)
 
 
-def run(*, params_path: str | Path, data_out: str | Path, profile_out: str | Path) -> dict[str, Any]:
+def run(
+    *, params_path: str | Path, data_out: str | Path, profile_out: str | Path
+) -> dict[str, Any]:
     """Ingest the source params.yaml names; return the profile that was written."""
     params = load_params(params_path)
     source = params.ingest.source

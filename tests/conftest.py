@@ -1,0 +1,103 @@
+"""Shared fixtures: params files, the demo data, the real PostgreSQL, the CLI in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("AUTOML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+def base_params(**sections: Any) -> dict[str, Any]:
+    """A valid params mapping for the demo data, with ``sections`` merged over it."""
+    params: dict[str, Any] = {
+        "data": {"target": "Status", "task": "auto"},
+        "ingest": {"source": {"type": "demo"}},
+        "prepare": {},
+        "split": {"test_size": 0.2, "cv_folds": 5, "seed": 42},
+    }
+    for name, values in sections.items():
+        params[name] = {**params.get(name, {}), **values}
+    return params
+
+
+@pytest.fixture
+def write_params(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a params.yaml into tmp_path; keyword sections override the demo defaults."""
+
+    def write(**sections: Any) -> Path:
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(base_params(**sections), sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def credit() -> pd.DataFrame:
+    from automl.data import load_demo
+
+    return load_demo()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run a console script's ``main`` in-process with argv; return exit code and output."""
+
+    def run(program: str, *args: str | Path) -> CliResult:
+        if program == "automl":
+            from automl.cli import main
+        else:
+            from governance.cli import main
+        monkeypatch.setattr(sys, "argv", [program, *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def pg_table(credit: pd.DataFrame) -> Iterator[str]:
+    """The demo data in a fresh table of the real PostgreSQL; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_URL)
+    name = f"credit_{uuid.uuid4().hex[:10]}"
+    try:
+        credit.to_sql(name, engine, index=True, index_label="row_id")
+    except Exception as exc:  # pragma: no cover - environment problem, not a test failure mode
+        pytest.fail(
+            f"PostgreSQL at {PG_URL} is not usable ({exc}); start it with "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    try:
+        yield name
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+        engine.dispose()
