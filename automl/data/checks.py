@@ -53,7 +53,7 @@ def id_like_columns(frame: pd.DataFrame) -> list[ColumnFinding]:
             found.append(
                 ColumnFinding(name, f"{unique / n_present:.0%} of its text values are distinct")
             )
-        elif kind == "numeric" and is_integral(series) and unique == n_present:
+        elif kind == "numeric" and is_integral(series) and unique / n_present >= _ID_UNIQUE_SHARE:
             values = series.to_numpy(dtype=float)
             consecutive = values.max() - values.min() + 1 == unique
             if consecutive or _ID_NAME.search(str(name)):

@@ -73,7 +73,9 @@ def test_source_type_errors_name_the_allowed_types() -> None:
 
 
 def test_fields_inside_a_source_show_without_the_union_tag() -> None:
-    message = error_of(base_params(ingest={"source": {"type": "csv", "path": "a", "delimeter": ";"}}))
+    message = error_of(
+        base_params(ingest={"source": {"type": "csv", "path": "a", "delimeter": ";"}})
+    )
     assert "ingest.source.delimeter: unknown key; did you mean 'delimiter'?" in message
     assert "ingest.source.csv" not in message
 

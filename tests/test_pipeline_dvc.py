@@ -1,0 +1,145 @@
+"""A real ``dvc repro`` of the pipeline in a temporary copy of this repository."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from automl.data import content_hash
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def _env() -> dict[str, str]:
+    # Stages call the `automl` console script: the interpreter's bin dir goes first on PATH.
+    bindir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_"))}
+    return {
+        **env,
+        "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "pipeline-test",
+        "GIT_AUTHOR_EMAIL": "pipeline-test@example.org",
+        "GIT_COMMITTER_NAME": "pipeline-test",
+        "GIT_COMMITTER_EMAIL": "pipeline-test@example.org",
+    }
+
+
+def sh(cwd: Path, *args: str) -> str:
+    done = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository (as git would check it out) after one `dvc repro`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    root = tmp_path_factory.mktemp("repo") / "project"
+    for name in filter(None, listed):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    sh(root, "git", "init", "-q", "-b", "main")
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-q", "-m", "copy")
+    log = sh(root, "dvc", "repro")
+    assert "Running stage 'ingest'" in log
+    assert "Running stage 'prepare'" in log
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-q", "-m", "reproduced")
+    return root
+
+
+@pytest.fixture
+def project(reproduced: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced project, so each test may change it."""
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy
+
+
+def test_repro_writes_the_outputs(project: Path) -> None:
+    data = pd.read_parquet(project / "data/ingested/dataset.parquet")
+    profile = json.loads((project / "data/ingested/profile.json").read_text())
+    assert profile["row_count"] == len(data) == 4454
+    assert profile["content_hash"] == content_hash(data)
+    train = pd.read_parquet(project / "data/prepared/train.parquet")
+    test = pd.read_parquet(project / "data/prepared/test.parquet")
+    checks = json.loads((project / "data/prepared/checks.json").read_text())
+    assert checks["task"] == "binary"
+    assert len(train) + len(test) == 4454
+    assert len(test) == math.ceil(0.2 * 4454)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"ingest", "prepare"}
+    assert lock["stages"]["prepare"]["params"]["params.yaml"]["split.test_size"] == 0.2
+
+
+def test_second_repro_does_nothing(project: Path) -> None:
+    log = sh(project, "dvc", "repro")
+    assert "Running stage" not in log
+    assert "Data and pipelines are up to date" in log
+    assert sh(project, "dvc", "status").strip().startswith("Data and pipelines are up to date")
+
+
+def test_changing_test_size_reruns_prepare_only(project: Path) -> None:
+    params_file = project / "params.yaml"
+    params_file.write_text(params_file.read_text().replace("test_size: 0.2", "test_size: 0.25"))
+    log = sh(project, "dvc", "repro")
+    assert "Stage 'ingest' didn't change, skipping" in log
+    assert "Running stage 'prepare'" in log
+    test = pd.read_parquet(project / "data/prepared/test.parquet")
+    assert len(test) == math.ceil(0.25 * 4454)
+
+
+def test_exp_run_with_a_param_override(project: Path) -> None:
+    log = sh(project, "dvc", "exp", "run", "-S", "split.test_size=0.3")
+    assert "Running stage 'prepare'" in log
+    assert "Running stage 'ingest'" not in log
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["split"]["test_size"] == 0.3
+    checks = json.loads((project / "data/prepared/checks.json").read_text())
+    assert checks["rows"]["test"] == math.ceil(0.3 * 4454)
+    assert "0.3" in sh(project, "dvc", "exp", "show", "--no-pager", "--csv")
+
+
+def test_a_bad_param_fails_the_stage_and_keeps_the_lock(project: Path) -> None:
+    params_file = project / "params.yaml"
+    params_file.write_text(params_file.read_text().replace("test_size: 0.2", "test_size: 1.5"))
+    lock_before = (project / "dvc.lock").read_text()
+    done = subprocess.run(
+        ["dvc", "repro"], cwd=project, env=_env(), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode != 0
+    assert "split.test_size = 1.5: must be between 0 and 1" in done.stdout + done.stderr
+    assert (project / "dvc.lock").read_text() == lock_before
+
+
+def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
+    from automl.config import DataParams, IngestParams, PrepareParams, SplitParams
+
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    reads = {
+        "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields)},
+        "prepare": {
+            *(f"data.{k}" for k in DataParams.model_fields),
+            *(f"prepare.{k}" for k in PrepareParams.model_fields),
+            *(f"split.{k}" for k in SplitParams.model_fields),
+        },
+    }
+    for stage, expected in reads.items():
+        assert set(stages[stage]["params"]) == expected, stage
