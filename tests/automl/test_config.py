@@ -147,3 +147,27 @@ def test_params_round_trip_through_yaml() -> None:
     again = parse_params(yaml.safe_load(yaml.safe_dump(params.model_dump())))
     assert again == params
     assert isinstance(again, Params)
+
+
+def test_every_params_key_is_documented() -> None:
+    from automl.config import (
+        CsvSource,
+        DataParams,
+        DemoSource,
+        IngestParams,
+        ParquetSource,
+        PrepareParams,
+        SplitParams,
+        SqlSource,
+    )
+
+    reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
+    models = [DataParams, IngestParams, PrepareParams, SplitParams]
+    models += [DemoSource, CsvSource, ParquetSource, SqlSource]
+    undocumented = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name in model.model_fields
+        if name not in ("type", "source") and f"| `{name}` |" not in reference
+    ]
+    assert not undocumented
