@@ -61,7 +61,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "Running stage 'ingest'" in log
     assert "Running stage 'prepare'" in log
     sh(root, "git", "add", "-A")
-    sh(root, "git", "commit", "-q", "-m", "reproduced")
+    sh(root, "git", "commit", "-q", "--allow-empty", "-m", "reproduced")
     return root
 
 
