@@ -7,6 +7,7 @@ or params.yaml, 3 bad input data. Expected errors print one paragraph, never a t
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -113,6 +114,72 @@ def stage_prepare(
     )
     out.print(table)
     out.print(f"wrote {train}, {test} and {report}")
+
+
+@stage_app.command("search")
+def stage_search(
+    train: Annotated[Path, typer.Option("--train", help="The training split (Parquet).")],
+    checks: Annotated[Path, typer.Option("--checks", help="The prepare stage's checks.json.")],
+    leaderboard: Annotated[Path, typer.Option("--leaderboard", help="Leaderboard CSV to write.")],
+    best: Annotated[Path, typer.Option("--best", help="Best parameters JSON to write.")],
+    summary: Annotated[Path, typer.Option("--summary", help="Study summary JSON to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Run or resume the AutoML search over the model families."""
+    from automl.progress import SearchProgress
+    from automl.stages import search
+
+    result = search.run(
+        params_path=params,
+        train_in=train,
+        checks_in=checks,
+        leaderboard_out=leaderboard,
+        best_out=best,
+        summary_out=summary,
+        observers=(SearchProgress(console=err),),
+    )
+    table = Table(title=f"search: best of {len(result.records)} trials ({result.metric})")
+    for column in ("trial", "family", "cv mean", "cv std", "state"):
+        table.add_column(column)
+    for row in result.leaderboard().head(5).itertuples():
+        table.add_row(
+            str(row.trial), str(row.family), _score(row.cv_mean), _score(row.cv_std),
+            str(row.state),
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"wrote {leaderboard}, {best} and {summary}")
+
+
+@stage_app.command("train")
+def stage_train(
+    train: Annotated[Path, typer.Option("--train", help="The training split (Parquet).")],
+    checks: Annotated[Path, typer.Option("--checks", help="The prepare stage's checks.json.")],
+    best: Annotated[Path, typer.Option("--best", help="The search stage's best parameters.")],
+    model: Annotated[Path, typer.Option("--model", help="Where to write the fitted model.")],
+    summary: Annotated[Path, typer.Option("--summary", help="Training summary JSON to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Refit the best pipeline on all training rows and save the model."""
+    from automl.stages import train as train_stage
+
+    result = train_stage.run(
+        params_path=params,
+        train_in=train,
+        checks_in=checks,
+        best_in=best,
+        model_out=model,
+        summary_out=summary,
+    )
+    out.print(
+        f"train: refit {result['family']} on {result['rows']} rows in {result['fit_time_s']}s; "
+        f"wrote {model} and {summary}"
+    )
+
+
+def _score(value: object) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return ""
+    return f"{value:.4f}"
 
 
 def main() -> None:

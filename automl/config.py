@@ -8,6 +8,7 @@ secrets (database URLs) are never echoed.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -167,6 +168,63 @@ class SplitParams(Section):
     time_column: str | None = None
 
 
+# --------------------------------------------------------------------------------------------
+# search and train
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _known_family(name: str) -> str:
+    from automl.families import FAMILIES  # imported late: the families import this module
+
+    if name not in FAMILIES:
+        close = difflib.get_close_matches(name, list(FAMILIES), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown model family; {hint}known: {', '.join(FAMILIES)}")
+    return name
+
+
+FamilyName = Annotated[str, AfterValidator(_known_family)]
+PositiveSeconds = Annotated[float, AfterValidator(_positive)]
+PositiveInt = Annotated[int, AfterValidator(_at_least(1))]
+
+
+class SearchParams(Section):
+    """``search``: the AutoML search (also the keyword parameters of the estimators)."""
+
+    metric: NonEmptyStr = "auto"
+    time_budget_s: PositiveSeconds | None = 60.0
+    n_trials: PositiveInt | None = None
+    families: list[FamilyName] | None = None
+    n_jobs: PositiveInt = 1
+    seed: Seed = 0
+    storage: str | None = None
+    study_name: str | None = None
+    trial_time_limit_s: PositiveSeconds | None = None
+    memory_limit_mb: Annotated[int, AfterValidator(_at_least(256))] | None = None
+    pruning: bool = True
+
+    @model_validator(mode="after")
+    def _some_budget(self) -> SearchParams:
+        if self.time_budget_s is None and self.n_trials is None:
+            raise ValueError(
+                "set time_budget_s, n_trials or both: with neither the search would not end"
+            )
+        if self.families is not None and not self.families:
+            raise ValueError("families must name at least one family (or be null for all)")
+        return self
+
+
+class TrainParams(Section):
+    """``train``: the final refit of the best pipeline on all training rows."""
+
+    n_jobs: PositiveInt = 1
+
+
 class Params(Section):
     """The whole of params.yaml."""
 
@@ -174,6 +232,8 @@ class Params(Section):
     ingest: IngestParams
     prepare: PrepareParams = PrepareParams()
     split: SplitParams = SplitParams()
+    search: SearchParams = SearchParams()
+    train: TrainParams = TrainParams()
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,3 +27,20 @@ def read_stage_parquet(path: str | Path, *, made_by: str) -> pd.DataFrame:
             f"{file}: cannot be read ({str(exc).splitlines()[0]}); it is written by the "
             f"{made_by!r} stage: run `dvc repro --force {made_by}` to rebuild it."
         ) from None
+
+
+def read_stage_json(path: str | Path, *, made_by: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"{file}: not found. It is written by the {made_by!r} stage: run `dvc repro` first."
+        )
+    try:
+        payload = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{file}: not valid JSON ({exc}); run `dvc repro --force {made_by}` to rebuild it."
+        ) from None
+    if not isinstance(payload, dict):
+        raise DataError(f"{file}: expected a JSON object; rerun `dvc repro --force {made_by}`.")
+    return payload

@@ -1,0 +1,38 @@
+"""k-nearest neighbours on scaled features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.data.task import Task
+from automl.families.base import BuildContext, Family, Space, feature_step_space
+
+# kNN keeps every training row and scans them at predict time.
+MAX_ROWS = 20_000
+
+
+class KNearestNeighbors(Family):
+    name = "knn"
+    encoding = "onehot"
+    scale = True
+
+    def search_space(self, space: Space, task: Task) -> dict[str, Any]:
+        return {
+            "n_neighbors": space.int("n_neighbors", 1, 100, log=True),
+            "weights": space.choice("weights", ["uniform", "distance"]),
+            "p": space.choice("p", [1, 2]),
+        } | feature_step_space(space)
+
+    def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        cls = KNeighborsRegressor if context.task == "regression" else KNeighborsClassifier
+        return cls(**params, n_jobs=context.n_jobs)
+
+    def skip_reason(self, *, n_rows: int, n_features: int, task: Task) -> str | None:
+        if n_rows > MAX_ROWS:
+            return (
+                f"knn skipped: {n_rows} rows > {MAX_ROWS}; it scans every training row at "
+                "predict time"
+            )
+        return super().skip_reason(n_rows=n_rows, n_features=n_features, task=task)

@@ -1,0 +1,48 @@
+"""LightGBM gradient-boosted trees, with native categoricals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.data.task import Task
+from automl.families.base import BuildContext, Family, Space
+
+
+class LightGBM(Family):
+    name = "lightgbm"
+    encoding = "native"
+
+    def search_space(self, space: Space, task: Task) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "n_estimators": space.int("n_estimators", 50, 1000, log=True),
+            "learning_rate": space.float("learning_rate", 0.01, 0.3, log=True),
+            "num_leaves": space.int("num_leaves", 4, 256, log=True),
+            "min_child_samples": space.int("min_child_samples", 3, 100, log=True),
+            "subsample": space.float("subsample", 0.5, 1.0),
+            "colsample_bytree": space.float("colsample_bytree", 0.3, 1.0),
+            "reg_lambda": space.float("reg_lambda", 1e-6, 10.0, log=True),
+        }
+        if task != "regression":
+            params["class_weight"] = space.choice("class_weight", ["none", "balanced"])
+        return params
+
+    def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        kwargs: dict[str, Any] = {
+            "n_estimators": params["n_estimators"],
+            "learning_rate": params["learning_rate"],
+            "num_leaves": params["num_leaves"],
+            "min_child_samples": params["min_child_samples"],
+            "subsample": params["subsample"],
+            "subsample_freq": 1,
+            "colsample_bytree": params["colsample_bytree"],
+            "reg_lambda": params["reg_lambda"],
+            "n_jobs": context.n_jobs,
+            "random_state": context.seed,
+            "verbose": -1,
+        }
+        if context.task == "regression":
+            return LGBMRegressor(**kwargs)
+        weight = params["class_weight"]
+        return LGBMClassifier(**kwargs, class_weight=None if weight == "none" else weight)

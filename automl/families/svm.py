@@ -1,0 +1,44 @@
+"""Support vector machines with an RBF kernel, on scaled features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.data.task import Task
+from automl.families.base import BuildContext, Family, Space, feature_step_space
+
+# Kernel SVMs cost between quadratic and cubic time in the number of rows.
+MAX_ROWS = 10_000
+
+
+class SupportVectorMachine(Family):
+    name = "svm"
+    encoding = "onehot"
+    scale = True
+
+    def search_space(self, space: Space, task: Task) -> dict[str, Any]:
+        params = {
+            "C": space.float("C", 1e-2, 1e3, log=True),
+            "gamma": space.float("gamma", 1e-4, 1.0, log=True),
+        }
+        if task == "regression":
+            params["epsilon"] = space.float("epsilon", 1e-3, 1.0, log=True)
+        return params | feature_step_space(space)
+
+    def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        from sklearn.svm import SVC, SVR
+
+        if context.task == "regression":
+            return SVR(C=params["C"], gamma=params["gamma"], epsilon=params["epsilon"])
+        # Probabilities are needed by probability metrics and by predict_proba.
+        return SVC(
+            C=params["C"], gamma=params["gamma"], probability=True, random_state=context.seed
+        )
+
+    def skip_reason(self, *, n_rows: int, n_features: int, task: Task) -> str | None:
+        if n_rows > MAX_ROWS:
+            return (
+                f"svm skipped: {n_rows} rows > {MAX_ROWS}; kernel SVM training time grows "
+                "quadratically or worse with the rows"
+            )
+        return super().skip_reason(n_rows=n_rows, n_features=n_features, task=task)

@@ -1,0 +1,104 @@
+"""Stage ``search``: run (or resume) the AutoML search on the training split.
+
+The study is persistent (``search.storage``) and named after what defines the search (data,
+task, metric, families, folds, seed), so a rerun after a crash, or with a larger
+``search.n_trials``, continues the same study; a change of data or search space starts a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl import __version__
+from automl.config import Params, load_params
+from automl.data.profile import content_hash
+from automl.events import SearchObserver
+from automl.metrics import resolve_metric
+from automl.search import SearchResult, redact, run_search
+from automl.stages._atomic import atomic_outputs
+from automl.stages._io import read_stage_json, read_stage_parquet
+
+
+def training_table(
+    train_path: str | Path, checks: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The features and target of the training split, as the prepare stage defined them."""
+    frame = read_stage_parquet(train_path, made_by="prepare")
+    features = [f["name"] for f in checks["features"]]
+    return frame[features], frame[checks["target"]]
+
+
+def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Series) -> str:
+    """``<search.study_name>-<fingerprint>``: same data and search space, same study."""
+    search = params.search
+    defining = {
+        "data": content_hash(pd.concat([X, y], axis=1)),
+        "task": checks["task"],
+        "metric": resolve_metric(search.metric, checks["task"], key="search.metric"),
+        "families": search.families,
+        "cv": params.split.cv_folds,
+        "seed": search.seed,
+        "pruning": search.pruning,
+        "version": __version__,
+    }
+    digest = hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{search.study_name or 'automl'}-{digest}"
+
+
+def run(
+    *,
+    params_path: str | Path,
+    train_in: str | Path,
+    checks_in: str | Path,
+    leaderboard_out: str | Path,
+    best_out: str | Path,
+    summary_out: str | Path,
+    observers: tuple[SearchObserver, ...] = (),
+) -> SearchResult:
+    params = load_params(params_path)
+    checks = read_stage_json(checks_in, made_by="prepare")
+    X, y = training_table(train_in, checks)
+    settings = params.search.model_copy(update={"study_name": study_name(params, checks, X, y)})
+    result = run_search(
+        X, y, task=checks["task"], settings=settings, cv=params.split.cv_folds,
+        observers=observers,
+    )  # fmt: skip
+    best = {
+        "family": result.best.family,
+        "params": result.best.params,
+        "trial": result.best.number,
+        "cv_mean": result.best.cv_mean,
+        "cv_std": result.best.cv_std,
+        "cv_scores": list(result.best.cv_scores),
+        "metric": result.metric,
+        "task": result.task,
+        "study_name": result.study.study_name,
+    }
+    summary = {
+        "metric": result.metric,
+        "best_cv_score": result.best.cv_mean,
+        "best_cv_std": result.best.cv_std,
+        "best_family": result.best.family,
+        "trials": {
+            "total": len(result.records),
+            "complete": sum(r.state == "COMPLETE" for r in result.records),
+            "pruned": sum(r.state == "PRUNED" for r in result.records),
+            "failed": sum(r.state == "FAIL" for r in result.records),
+            "this_run": result.new_trials,
+        },
+        "skipped_families": result.skipped,
+        "study_name": result.study.study_name,
+        "storage": redact(settings.storage),
+        "duration_s": round(result.duration_s, 2),
+        "stopped_by": result.stopped_by,
+    }
+    with atomic_outputs() as out:
+        out.write_with(leaderboard_out, lambda tmp: result.leaderboard().to_csv(tmp, index=False))
+        out.write_json(best_out, best)
+        out.write_json(summary_out, summary)
+    return result

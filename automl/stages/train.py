@@ -1,0 +1,74 @@
+"""Stage ``train``: refit the best pipeline of the search on every training row and save it.
+
+The model is saved as a pickle of a scikit-learn estimator that takes the feature columns and
+answers in the target's own labels (the sealed store of a later stage will hold it encrypted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import sklearn
+
+from automl.config import load_params
+from automl.estimator import refit_best
+from automl.labels import encode_classes
+from automl.preprocess import plan_columns
+from automl.stages._atomic import atomic_outputs
+from automl.stages._io import read_stage_json
+from automl.stages.search import training_table
+
+
+def run(
+    *,
+    params_path: str | Path,
+    train_in: str | Path,
+    checks_in: str | Path,
+    best_in: str | Path,
+    model_out: str | Path,
+    summary_out: str | Path,
+) -> dict[str, Any]:
+    params = load_params(params_path)
+    checks = read_stage_json(checks_in, made_by="prepare")
+    best = read_stage_json(best_in, made_by="search")
+    X, y = training_table(train_in, checks)
+    task = checks["task"]
+    classes = None if task == "regression" else encode_classes(y)[0]
+    started = time.perf_counter()
+    model = refit_best(
+        X,
+        y.reset_index(drop=True),
+        plan=plan_columns(X),
+        family=best["family"],
+        params=best["params"],
+        task=task,
+        seed=params.search.seed,
+        n_jobs=params.train.n_jobs,
+        classes=classes,
+    )
+    fit_time = time.perf_counter() - started
+    buffer = io.BytesIO()
+    pickle.dump(model, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = buffer.getvalue()
+    summary = {
+        "family": best["family"],
+        "params": best["params"],
+        "task": task,
+        "target": checks["target"],
+        "features": list(X.columns),
+        "classes": None if classes is None else [str(c) for c in classes],
+        "rows": len(X),
+        "fit_time_s": round(fit_time, 3),
+        "model_bytes": len(payload),
+        "model_sha256": hashlib.sha256(payload).hexdigest(),
+        "scikit_learn": sklearn.__version__,
+    }
+    with atomic_outputs() as out:
+        out.write_bytes(model_out, payload)
+        out.write_json(summary_out, summary)
+    return summary
