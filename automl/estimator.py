@@ -8,6 +8,7 @@ on all rows, all within ``time_budget_s`` (the search keeps back the refit's exp
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -47,7 +48,9 @@ def refit_best(
         plan, FAMILIES[family], params, BuildContext(task=task, seed=seed, n_jobs=n_jobs)
     )
     estimator: Any = pipeline if task == "regression" else LabeledClassifier(pipeline, classes)
-    with threadpool_limits(n_jobs):
+    with threadpool_limits(n_jobs), warnings.catch_warnings():
+        # Convergence and similar warnings were seen (and ignored) in the trials already.
+        warnings.simplefilter("ignore")
         return estimator.fit(X, y)
 
 

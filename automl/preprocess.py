@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -164,7 +165,8 @@ def _target_encoding(task: Task, seed: int, scale: bool) -> Pipeline:
     target_type = {"binary": "binary", "multiclass": "multiclass", "regression": "continuous"}
     steps: list[Any] = [
         FunctionTransformer(as_text, feature_names_out=_names_out),
-        TargetEncoder(target_type=target_type[task], random_state=seed),
+        # Cross-fitted within each fit, so no row is encoded with its own target.
+        TargetEncoder(target_type=target_type[task], cv=KFold(5, shuffle=True, random_state=seed)),
     ]
     if scale:
         steps.append(StandardScaler())

@@ -128,7 +128,10 @@ def single_feature_scores(
             model = tree
         else:
             values = column.astype(object).where(column.notna(), "<missing>").astype(str).to_frame()
-            model = make_pipeline(TargetEncoder(target_type=encoding, random_state=seed), tree)
+            encoder = TargetEncoder(
+                target_type=encoding, cv=KFold(5, shuffle=True, random_state=seed)
+            )
+            model = make_pipeline(encoder, tree)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = cross_val_score(model, values, target, cv=cv, scoring=scoring)

@@ -26,6 +26,10 @@ def content_hash(frame: pd.DataFrame) -> str:
     for name in frame.columns:
         digest.update(f"{name}\x1f{frame[name].dtype}\x1e".encode())
     if len(frame):
+        # NaN has many bit patterns and writers may canonicalise them: hash one NaN only.
+        floats = frame.select_dtypes(include="floating")
+        if not floats.empty:
+            frame = frame.assign(**{c: floats[c].where(floats[c].notna(), np.nan) for c in floats})
         rows = pd.util.hash_pandas_object(frame, index=False, categorize=True)
         digest.update(rows.to_numpy(dtype=np.uint64).tobytes())
     return "sha256:" + digest.hexdigest()
