@@ -9,10 +9,10 @@ secrets (database URLs) are never echoed.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -26,6 +26,7 @@ from pydantic import (
 
 from automl.config_messages import format_error
 from automl.exceptions import ConfigError
+from automl.redact import has_secret
 
 DEFAULT_PARAMS_PATH = "params.yaml"
 
@@ -66,7 +67,15 @@ def _not_blank(value: str) -> str:
 OpenFraction = Annotated[float, AfterValidator(_between(0, 1))]
 HalfOpenFraction = Annotated[float, AfterValidator(_between(0, 1, include_high=True))]
 NonEmptyStr = Annotated[str, AfterValidator(_not_blank)]
-Seed = Annotated[int, AfterValidator(_at_least(0))]
+
+
+def _seed(value: int) -> int:
+    if not 0 <= value < 2**32:
+        raise ValueError("must be between 0 and 4294967295 (2**32 - 1)")
+    return value
+
+
+Seed = Annotated[int, AfterValidator(_seed)]
 
 
 class Section(BaseModel):
@@ -127,10 +136,10 @@ class SqlSource(Section):
                 "set exactly one of url (an SQLAlchemy URL without a password) or url_env "
                 "(the name of an environment variable holding the URL)"
             )
-        if self.url is not None and urlsplit(self.url).password:
+        if self.url is not None and has_secret(self.url):
             raise ValueError(
-                "url contains a password, and params.yaml is committed to git: put the URL in an "
-                "environment variable and set url_env to its name instead"
+                "url contains a password or another secret, and params.yaml is committed to "
+                "git: put the URL in an environment variable and set url_env to its name instead"
             )
         return self
 
@@ -166,6 +175,7 @@ class SplitParams(Section):
     seed: Seed = 42
     stratify: bool = True
     time_column: str | None = None
+    time_format: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +251,19 @@ class Params(Section):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one) and reads
+    booleans as YAML 1.2 does, like DVC: only true/false, so ``yes`` stays a string."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -292,8 +314,10 @@ def parse_params(raw: Any, *, source: str = DEFAULT_PARAMS_PATH) -> Params:
             f"{source}: must be a mapping of sections (data, ingest, prepare, split), "
             f"but it is {kind}."
         )
+    # A section whose keys are all commented out parses as null: it means "all defaults".
+    sections = {k: ({} if v is None and k in Params.model_fields else v) for k, v in raw.items()}
     try:
-        return Params.model_validate(dict(raw))
+        return Params.model_validate(sections)
     except ValidationError as exc:
         lines = [f"{source}: {format_error(err, Params)}" for err in exc.errors()]
         lines.append("See docs/configuration.md for every key and its allowed values.")

@@ -41,6 +41,7 @@ from automl.isolation import (
 )
 from automl.metrics import resolve_metric
 from automl.preprocess import ColumnPlan, plan_columns
+from automl.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ def open_study(
             )
         except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as exc:
             raise SearchError(
-                f"cannot open the Optuna study in storage {redact(storage)}: "
+                f"cannot open the Optuna study in storage {redact_url(storage)}: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
 
@@ -319,21 +320,6 @@ def _storage(url: str | None) -> Any:
         # Heartbeats let other workers take over trials of a worker that died.
         return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=60)
     return url
-
-
-def redact(url: str | None) -> str:
-    """A storage URL without its password, for messages and records."""
-    if url is None:
-        return "memory"
-    if "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable storage URL>"
 
 
 def fail_interrupted_trials(study: optuna.Study) -> int:
@@ -428,7 +414,7 @@ def run_search(
     notifier = _Notifier(observers)
     start = SearchStart(
         study_name=study.study_name,
-        storage=redact(settings.storage),
+        storage=redact_url(settings.storage),
         task=task,
         metric=metric,
         families=tuple(f.name for f in families),

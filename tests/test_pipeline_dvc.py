@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,15 +57,25 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if source.is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
+    _small_search(root / "params.yaml", n_trials=12)
     sh(root, "git", "init", "-q", "-b", "main")
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "copy")
     log = sh(root, "dvc", "repro")
-    assert "Running stage 'ingest'" in log
-    assert "Running stage 'prepare'" in log
+    for stage in ("ingest", "prepare", "search", "train"):
+        assert f"Running stage '{stage}'" in log
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "--allow-empty", "-m", "reproduced")
     return root
+
+
+def _small_search(params_file: Path, *, n_trials: int, time_budget_s: float = 40) -> None:
+    """Keep the search of a test pipeline short: few trials, two quick families."""
+    params = yaml.safe_load(params_file.read_text())
+    params["search"].update(
+        n_trials=n_trials, time_budget_s=time_budget_s, families=["linear", "lightgbm"]
+    )
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture
@@ -85,7 +98,18 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert len(train) + len(test) == 4454
     assert len(test) == math.ceil(0.2 * 4454)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "prepare"}
+    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train"}
+    summary = json.loads((project / "results/search/summary.json").read_text())
+    assert summary["trials"]["total"] == 12
+    assert summary["metric"] == "roc_auc"
+    board = pd.read_csv(project / "results/search/leaderboard.csv")
+    assert len(board) == 12
+    best = json.loads((project / "results/search/best_params.json").read_text())
+    assert best["cv_mean"] == pytest.approx(summary["best_cv_score"])
+    model = pickle.loads((project / "models/model.pkl").read_bytes())
+    assert set(model.predict(test.drop(columns="Status"))) <= {"good", "bad"}
+    metrics = sh(project, "dvc", "metrics", "show", "--json")
+    assert "best_cv_score" in metrics
     assert lock["stages"]["prepare"]["params"]["params.yaml"]["split.test_size"] == 0.2
 
 
@@ -96,12 +120,14 @@ def test_second_repro_does_nothing(project: Path) -> None:
     assert sh(project, "dvc", "status").strip().startswith("Data and pipelines are up to date")
 
 
-def test_changing_test_size_reruns_prepare_only(project: Path) -> None:
+def test_changing_test_size_reruns_from_prepare(project: Path) -> None:
     params_file = project / "params.yaml"
     params_file.write_text(params_file.read_text().replace("test_size: 0.2", "test_size: 0.25"))
     log = sh(project, "dvc", "repro")
     assert "Stage 'ingest' didn't change, skipping" in log
     assert "Running stage 'prepare'" in log
+    # New splits mean a new search (a new study: its name carries the data's fingerprint).
+    assert "Running stage 'search'" in log
     test = pd.read_parquet(project / "data/prepared/test.parquet")
     assert len(test) == math.ceil(0.25 * 4454)
 
@@ -117,6 +143,48 @@ def test_exp_run_with_a_param_override(project: Path) -> None:
     assert "0.3" in sh(project, "dvc", "exp", "show", "--no-pager", "--csv")
 
 
+def test_raising_n_trials_continues_the_study(project: Path) -> None:
+    _small_search(project / "params.yaml", n_trials=15)
+    log = sh(project, "dvc", "repro")
+    assert "Stage 'prepare' didn't change, skipping" in log
+    summary = json.loads((project / "results/search/summary.json").read_text())
+    assert summary["trials"]["total"] == 15
+    assert summary["trials"]["this_run"] == 3
+
+
+def test_a_killed_search_resumes_with_its_trials(project: Path) -> None:
+    import optuna
+
+    _small_search(project / "params.yaml", n_trials=400, time_budget_s=600)
+    process = subprocess.Popen(
+        ["dvc", "repro"], cwd=project, env=_env(), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    storage = f"sqlite:///{project / 'optuna.db'}"
+    name = json.loads((project / "results/search/summary.json").read_text())["study_name"]
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            study = optuna.load_study(study_name=name, storage=storage)
+            if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) >= 17:
+                break
+        else:
+            pytest.fail("the search made no progress")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    kept = {t.number: t.value for t in study.trials if t.state.name == "COMPLETE"}
+    total = len(optuna.load_study(study_name=name, storage=storage).trials)
+    _small_search(project / "params.yaml", n_trials=total + 2)
+    sh(project, "dvc", "repro")
+    resumed = optuna.load_study(study_name=name, storage=storage)
+    assert {n: resumed.trials[n].value for n in kept} == kept
+    assert len(resumed.trials) == total + 2
+    summary = json.loads((project / "results/search/summary.json").read_text())
+    assert summary["trials"]["this_run"] == 2
+
+
 def test_a_bad_param_fails_the_stage_and_keeps_the_lock(project: Path) -> None:
     params_file = project / "params.yaml"
     params_file.write_text(params_file.read_text().replace("test_size: 0.2", "test_size: 1.5"))
@@ -130,10 +198,19 @@ def test_a_bad_param_fails_the_stage_and_keeps_the_lock(project: Path) -> None:
 
 
 def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
-    from automl.config import DataParams, IngestParams, PrepareParams, SplitParams
+    from automl.config import (
+        DataParams,
+        IngestParams,
+        PrepareParams,
+        SearchParams,
+        SplitParams,
+        TrainParams,
+    )
 
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
     reads = {
+        "search": {"split.cv_folds", *(f"search.{k}" for k in SearchParams.model_fields)},
+        "train": {"search.seed", *(f"train.{k}" for k in TrainParams.model_fields)},
         "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields)},
         "prepare": {
             *(f"data.{k}" for k in DataParams.model_fields),

@@ -134,7 +134,11 @@ def single_feature_scores(
             model = make_pipeline(encoder, tree)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = cross_val_score(model, values, target, cv=cv, scoring=scoring)
+            try:
+                result = cross_val_score(model, values, target, cv=cv, scoring=scoring)
+            except ValueError:
+                # Values a tree cannot take (beyond float32): not a leak we can measure.
+                result = np.array([np.nan])
         scores[name] = round(float(np.nanmean(result)), 4) if np.isfinite(result).any() else 0.0
         if on_column is not None:
             on_column(name)

@@ -42,7 +42,8 @@ def require_column(frame: pd.DataFrame, name: str, key: str) -> None:
 
 
 def _class_counts(series: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
+    counts = series.value_counts()
+    return {str(k): int(v) for k, v in counts[counts > 0].sort_index().items()}
 
 
 class _Notes:
@@ -73,6 +74,9 @@ def prepare_dataset(
         if split.time_column == target:
             raise DataError("split.time_column names the target column; choose a time column.")
     rows_in = len(frame)
+    if isinstance(frame[target].dtype, pd.CategoricalDtype):
+        # Only the classes that occur count; declared but unused categories are not classes.
+        frame = frame.assign(**{target: frame[target].astype(object)})
     frame, unlabelled = _labelled_rows(frame, target, notes)
     task = infer_task(
         frame[target], requested=data.task, max_classes=prepare.max_classes, name=target
@@ -106,6 +110,7 @@ def prepare_dataset(
         seed=split.seed,
         stratify=split.stratify,
         time_column=split.time_column,
+        time_format=split.time_format,
     )
     _check_folds(train, target=target, task=task, cv_folds=split.cv_folds)
     # Leakage is judged on the training split only: the test split stays unseen.

@@ -27,9 +27,9 @@ def content_hash(frame: pd.DataFrame) -> str:
         digest.update(f"{name}\x1f{frame[name].dtype}\x1e".encode())
     if len(frame):
         # NaN has many bit patterns and writers may canonicalise them: hash one NaN only.
-        floats = frame.select_dtypes(include="floating")
-        if not floats.empty:
-            frame = frame.assign(**{c: floats[c].where(floats[c].notna(), np.nan) for c in floats})
+        floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+        if floats:
+            frame = frame.assign(**{c: frame[c].where(frame[c].notna(), np.nan) for c in floats})
         rows = pd.util.hash_pandas_object(frame, index=False, categorize=True)
         digest.update(rows.to_numpy(dtype=np.uint64).tobytes())
     return "sha256:" + digest.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
@@ -33,22 +34,41 @@ def is_integral(series: pd.Series) -> bool:
 
 
 def normalize_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Make object columns storable as Parquet: decimals become floats, mixed values text.
+    """Make a table storable as Parquet and usable by models, noting every change.
 
-    Returns the frame and a note for every column that was changed.
+    Decimals become floats, mixed values text, infinities missing; binary columns (blobs) are
+    dropped, since no model can use them.
     """
     notes: list[str] = []
-    changed = {}
+    changed: dict[str, pd.Series] = {}
+    dropped: list[str] = []
     for name in frame.columns:
         series = frame[name]
+        if ptypes.is_float_dtype(series.dtype):
+            infinite = np.isinf(series.to_numpy(dtype=float, na_value=np.nan))
+            if infinite.any():
+                changed[name] = series.mask(infinite)
+                notes.append(
+                    f"column {name!r}: {int(infinite.sum())} infinite values set to missing"
+                )
+            continue
         if series.dtype != object:
             continue
         inferred = ptypes.infer_dtype(series, skipna=True)
         if inferred == "decimal":
             changed[name] = series.astype(float)
-        elif inferred.startswith("mixed") or inferred == "bytes":
-            changed[name] = series.where(series.isna(), series.astype(str))
+        elif inferred == "bytes":
+            dropped.append(name)
+            notes.append(f"column {name!r} holds binary data (bytes): dropped, no model can use it")
+        elif inferred.startswith("mixed"):
+            changed[name] = series.map(lambda v: v if _missing(v) else str(v))
             notes.append(f"column {name!r} mixes value types ({inferred}); stored as text")
     if changed:
         frame = frame.assign(**changed)
+    if dropped:
+        frame = frame.drop(columns=dropped)
     return frame, notes
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import zipfile
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -22,9 +23,13 @@ import pandas as pd
 
 from automl.config import CsvSource, DemoSource, ParquetSource, Source, SqlSource
 from automl.exceptions import SourceError
+from automl.redact import redact_url, scrub
 
 _SNIFF_BYTES = 64 * 1024
-_COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".zip", ".xz", ".zst", ".tar"})
+_OPENERS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma", ".zip": "zip"}
+_COMPRESSED_SUFFIXES = frozenset({*_OPENERS, ".zst", ".tar"})
+# A header line longer than this is not a CSV header we can use.
+_MAX_HEADER_BYTES = 32 * 1024 * 1024
 _MAGIC = {
     b"PAR1": "a Parquet file (set ingest.source.type: parquet)",
     b"PK\x03\x04": "a zip archive or an Excel workbook (export it to CSV first)",
@@ -74,7 +79,7 @@ def describe_source(source: Source) -> dict[str, Any]:
         return {"type": source.type, "path": source.path, **_file_facts(Path(source.path))}
     return {
         "type": "sql",
-        "url": _redacted_url(sql_url(source)),
+        "url": redact_url(sql_url(source)),
         "url_env": source.url_env,
         "query": source.query,
     }
@@ -118,10 +123,8 @@ def read_csv(
     file = Path(path)
     key = "ingest.source.path"
     _check_file(file, key)
-    compressed = file.suffix.lower() in _COMPRESSED_SUFFIXES
-    if not compressed:
-        sample = _text_sample(file, encoding)
-        _check_header(file, sample, delimiter)
+    sample = _text_sample(file, encoding)
+    _check_header(file, _header_line(file, encoding), delimiter)
     try:
         frame = pd.read_csv(
             file,
@@ -131,6 +134,8 @@ def read_csv(
             na_values=na_values or None,
             low_memory=False,
             skipinitialspace=True,
+            # Never take the first column as the index, even when rows end with a delimiter.
+            index_col=False,
         )
     except pd.errors.EmptyDataError:
         raise SourceError(f"{key}: {file} has no columns (it holds only blank lines).") from None
@@ -144,27 +149,80 @@ def read_csv(
             f"{key}: {file} cannot be decoded as {encoding}: {_first_line(exc)}. Set "
             "ingest.source.encoding to the file's encoding (e.g. latin-1)."
         ) from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise SourceError(f"{key}: {file} cannot be read: {_first_line(exc)}.") from None
     if frame.empty and len(frame.columns) > 0:
         raise SourceError(f"{key}: {file} has a header but no data rows.")
-    if frame.shape[1] == 1 and not compressed:
-        _refuse_single_column(file, _text_sample(file, encoding), delimiter)
+    if frame.shape[1] == 1:
+        _refuse_single_column(file, sample, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
+    text = frame.select_dtypes(include="object")
+    if not text.empty:
+        # Stray spaces would make "yes" and "yes " two categories.
+        frame[text.columns] = text.apply(lambda c: c.map(_strip))
     return frame
 
 
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _open_raw(file: Path) -> Any:
+    """A binary reader of the file's content, decompressing by suffix as pandas does."""
+    opener = _OPENERS.get(file.suffix.lower())
+    if opener is None:
+        return file.open("rb")
+    if opener == "zip":
+        archive = zipfile.ZipFile(file)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            archive.close()
+            raise SourceError(
+                f"ingest.source.path: {file} holds {len(members)} files; a zipped CSV must hold "
+                "exactly one."
+            )
+        return archive.open(members[0])
+    module = __import__(opener)
+    return module.open(file, "rb")
+
+
+def _read_head(file: Path, size: int, *, until_newline: bool = False) -> bytes:
+    try:
+        with _open_raw(file) as fh:
+            head = fh.read(size)
+            while until_newline and b"\n" not in head and len(head) < _MAX_HEADER_BYTES:
+                more = fh.read(1 << 20)
+                if not more:
+                    break
+                head += more
+            return bytes(head)
+    except SourceError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise SourceError(
+            f"ingest.source.path: {file} cannot be decompressed ({_first_line(exc)}); check "
+            "that its suffix matches its format."
+        ) from None
+
+
 def _text_sample(file: Path, encoding: str) -> str:
-    with file.open("rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+    head = _read_head(file, _SNIFF_BYTES)
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise SourceError(
                 f"ingest.source.path: {file} is not a CSV text file: it looks like {what}."
             )
-    if b"\x00" in head:
+    wide = encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32"))
+    if b"\x00" in head and not wide:
         raise SourceError(
             f"ingest.source.path: {file} is not a CSV text file: it contains binary (NUL) bytes. "
-            "Point ingest.source at the right file, or set its type (parquet, sql)."
+            "Point ingest.source at the right file, or set its type (parquet, sql); for UTF-16 "
+            "text set ingest.source.encoding: utf-16."
         )
+    return _decode(file, head, encoding, final=len(head) < _SNIFF_BYTES)
+
+
+def _decode(file: Path, head: bytes, encoding: str, *, final: bool) -> str:
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
@@ -173,7 +231,7 @@ def _text_sample(file: Path, encoding: str) -> str:
             "such as utf-8, latin-1 or cp1252."
         ) from None
     try:
-        return decoder.decode(head, final=len(head) < _SNIFF_BYTES)
+        return str(decoder.decode(head, final=final))
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"ingest.source.path: {file} is not {encoding} text (undecodable byte at offset "
@@ -182,12 +240,18 @@ def _text_sample(file: Path, encoding: str) -> str:
         ) from None
 
 
-def _check_header(file: Path, sample: str, delimiter: str) -> None:
-    lines = sample.splitlines()
-    if not lines:
+def _header_line(file: Path, encoding: str) -> str:
+    head = _read_head(file, _SNIFF_BYTES, until_newline=True)
+    # Not final: the head may end inside a multi-byte character (UTF-8, UTF-16).
+    text = _decode(file, head, encoding, final=False)
+    return text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+
+
+def _check_header(file: Path, header_line: str, delimiter: str) -> None:
+    if not header_line:
         return
     try:
-        header = next(csv.reader([lines[0]], delimiter=delimiter))
+        header = next(csv.reader([header_line], delimiter=delimiter))
     except csv.Error:
         return
     names = [h.strip() for h in header]
@@ -197,7 +261,7 @@ def _check_header(file: Path, sample: str, delimiter: str) -> None:
             f"ingest.source.path: {file} has duplicate column names in its header: "
             f"{', '.join(repr(d) for d in dupes)}. Rename them so each column is unique."
         )
-    if any(not name for name in names) and len(names) > 1:
+    if len(names) > 1 and "" in names[:-1]:
         position = names.index("") + 1
         raise SourceError(
             f"ingest.source.path: {file} has an unnamed column (column {position} of the header). "
@@ -274,16 +338,6 @@ def sql_url(source: SqlSource) -> str:
     return value
 
 
-def _redacted_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
-
-
 def read_sql(query: str, *, url: str) -> pd.DataFrame:
     """Run ``query`` through SQLAlchemy and return its rows; errors never show the password."""
     from sqlalchemy import create_engine, text
@@ -297,12 +351,24 @@ def read_sql(query: str, *, url: str) -> pd.DataFrame:
             "ingest.source: the database URL is not a valid SQLAlchemy URL; expected "
             "dialect+driver://user@host:port/database (e.g. postgresql+psycopg://...)."
         ) from None
-    shown = parsed.render_as_string(hide_password=True)
-    secret = parsed.password
+    shown = redact_url(url)
 
-    def scrub(message: str) -> str:
-        return message.replace(str(secret), "***") if secret else message
+    def clean(message: str) -> str:
+        return scrub(message, url).rstrip(".")
 
+    _check_read_only(query)
+    database = parsed.database
+    # SQLite would silently create an empty database at a mistyped path.
+    is_sqlite_file = parsed.drivername.startswith("sqlite") and database not in (
+        None,
+        "",
+        ":memory:",
+    )
+    if is_sqlite_file and not Path(str(database)).is_file():
+        raise SourceError(
+            f"ingest.source: the SQLite database {parsed.database} does not exist (relative "
+            f"paths are read from {Path.cwd()}). Check the URL."
+        )
     try:
         engine = create_engine(parsed)
     except NoSuchModuleError:
@@ -311,12 +377,12 @@ def read_sql(query: str, *, url: str) -> pd.DataFrame:
             "its driver (for PostgreSQL: pip install 'automl-governance[postgres]')."
         ) from None
     except (ImportError, ArgumentError) as exc:
-        raise SourceError(f"ingest.source: cannot use {shown}: {scrub(_first_line(exc))}") from None
+        raise SourceError(f"ingest.source: cannot use {shown}: {clean(_first_line(exc))}") from None
     try:
         with engine.connect() as conn:
             frame = pd.read_sql_query(text(query), conn)
     except SQLAlchemyError as exc:
-        reason = scrub(_first_line(getattr(exc, "orig", None) or exc))
+        reason = clean(_first_line(getattr(exc, "orig", None) or exc))
         raise SourceError(
             f"ingest.source.query failed on {shown}: {reason}. Check the query and that the "
             "database is reachable."
@@ -342,6 +408,19 @@ def read_sql(query: str, *, url: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+_READ_ONLY_START = re.compile(r"^\s*(\(\s*)*(select|with|values|table)\b", re.IGNORECASE)
+_COMMENTS = re.compile(r"(--[^\n]*\n)|(/\*.*?\*/)", re.DOTALL)
+
+
+def _check_read_only(query: str) -> None:
+    """Ingest reads: a query that is not a SELECT (or WITH ... SELECT) is refused unrun."""
+    if not _READ_ONLY_START.match(_COMMENTS.sub(" ", query + "\n")):
+        raise SourceError(
+            "ingest.source.query must be a read-only query starting with SELECT or WITH; "
+            "ingest never changes the database."
+        )
 
 
 def _first_line(exc: object) -> str:

@@ -22,10 +22,12 @@ def split_dataset(
     seed: int,
     stratify: bool = True,
     time_column: str | None = None,
+    time_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split ``frame`` into train and test; return both and a description of the split."""
     if time_column is not None:
-        return _time_split(frame, time_column=time_column, test_size=test_size)
+        stamps = _as_time(frame[time_column], time_column, time_format)
+        return _time_split(frame, stamps, time_column=time_column, test_size=test_size)
     from sklearn.model_selection import train_test_split
 
     by_class = stratify and task != "regression"
@@ -50,9 +52,8 @@ def split_dataset(
 
 
 def _time_split(
-    frame: pd.DataFrame, *, time_column: str, test_size: float
+    frame: pd.DataFrame, stamps: pd.Series, *, time_column: str, test_size: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    stamps = _as_time(frame[time_column], time_column)
     order = np.argsort(stamps.to_numpy(), kind="stable")
     ordered = frame.iloc[order].reset_index(drop=True)
     sorted_stamps = stamps.iloc[order].reset_index(drop=True)
@@ -79,7 +80,7 @@ def _time_split(
     return train, test, details
 
 
-def _as_time(series: pd.Series, name: str) -> pd.Series:
+def _as_time(series: pd.Series, name: str, time_format: str | None) -> pd.Series:
     if series.isna().any():
         raise DataError(
             f"split.time_column = {name!r}: {int(series.isna().sum())} rows have no time, so "
@@ -89,12 +90,20 @@ def _as_time(series: pd.Series, name: str) -> pd.Series:
         ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
     ):
         return series.reset_index(drop=True)
-    parsed = pd.to_datetime(series.astype(str), errors="coerce", format="mixed")
+    # Without a format only ISO 8601 is read: "07/01/2024" could be July or January.
+    parsed = pd.to_datetime(
+        series.astype(str), errors="coerce", format=time_format or "ISO8601", utc=True
+    )
     bad = parsed.isna()
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
+        how = (
+            f"do not match split.time_format = {time_format!r}"
+            if time_format
+            else "are not ISO 8601 dates (2024-01-31, 2024-01-31T12:00)"
+        )
         raise DataError(
-            f"split.time_column = {name!r}: {int(bad.sum())} values cannot be read as dates or "
-            f"times (the first in row {first + 1}). Use ISO 8601 (2024-01-31) or numbers."
+            f"split.time_column = {name!r}: {int(bad.sum())} values {how} (the first in row "
+            f"{first + 1}). Set split.time_format to the column's format, e.g. '%d/%m/%Y'."
         )
     return parsed.reset_index(drop=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from automl.exceptions import ConfigError
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -40,6 +42,8 @@ class AtomicOutputs:
     def path_for(self, target: str | os.PathLike[str]) -> Path:
         """Return a temporary path in the target's directory to write the output to."""
         final = Path(target)
+        if final.is_dir():
+            raise ConfigError(f"output path {final} is a directory; give a file path instead.")
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
         # mkstemp makes 0600 files; outputs get the usual mode (0666 less the umask).
@@ -64,8 +68,14 @@ class AtomicOutputs:
         writer(self.path_for(target))
 
     def commit(self) -> None:
-        for tmp, final in self._pending:
-            tmp.replace(final)
+        # Every output was written and checked before this point; renames do not fail in
+        # practice, but if one does, the temporaries that are left are not left behind.
+        try:
+            for tmp, final in self._pending:
+                tmp.replace(final)
+        except OSError:
+            self.discard()
+            raise
         for directory in {final.parent for _, final in self._pending}:
             _fsync_dir(directory)
         self._pending.clear()

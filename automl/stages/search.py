@@ -19,7 +19,8 @@ from automl.config import Params, load_params
 from automl.data.profile import content_hash
 from automl.events import SearchObserver
 from automl.metrics import resolve_metric
-from automl.search import SearchResult, redact, run_search
+from automl.redact import redact_url
+from automl.search import SearchResult, run_search
 from automl.stages._atomic import atomic_outputs
 from automl.stages._io import read_stage_json, read_stage_parquet
 
@@ -93,7 +94,7 @@ def run(
         },
         "skipped_families": result.skipped,
         "study_name": result.study.study_name,
-        "storage": redact(settings.storage),
+        "storage": redact_url(settings.storage),
         "duration_s": round(result.duration_s, 2),
         "stopped_by": result.stopped_by,
     }

@@ -171,3 +171,31 @@ def test_every_params_key_is_documented() -> None:
         if name not in ("type", "source") and f"| `{name}` |" not in reference
     ]
     assert not undocumented
+
+
+def test_yes_and_no_are_strings_as_in_yaml_1_2(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("data: {target: y}\ningest: {source: {type: demo}}\nsplit: {stratify: yes}\n")
+    with pytest.raises(ConfigError, match='split.stratify = "yes": must be true or false'):
+        load_params(path)
+    path.write_text("data: {target: y}\ningest: {source: {type: demo}}\nsplit: {stratify: False}\n")
+    assert load_params(path).split.stratify is False
+
+
+def test_a_section_with_every_key_commented_out_means_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("data: {target: y}\ningest: {source: {type: demo}}\nprepare:\n  # none\n")
+    assert load_params(path).prepare.max_classes == 20
+
+
+def test_seed_range() -> None:
+    assert "split.seed = 4294967296: must be between 0 and 4294967295" in error_of(
+        base_params(split={"seed": 2**32})
+    )
+
+
+def test_secret_in_url_query_is_refused() -> None:
+    source = {"type": "sql", "url": "postgresql://u@h/db?password=s3cret", "query": "SELECT 1"}
+    message = error_of(base_params(ingest={"source": source}))
+    assert "contains a password or another secret" in message
+    assert "s3cret" not in message

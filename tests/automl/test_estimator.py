@@ -125,7 +125,7 @@ def test_bad_data(X: pd.DataFrame, y: list[object], message: str) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"families": ["forest"]}, "families\\[0\\] = \"forest\": unknown model family"),
+        ({"families": ["forest"]}, 'families\\[0\\] = "forest": unknown model family'),
         ({"time_budget_s": 0}, "time_budget_s = 0: must be more than 0"),
         ({"time_budget_s": -5.0}, "time_budget_s = -5.0: must be more than 0"),
         ({"time_budget_s": None, "n_trials": None}, "set time_budget_s, n_trials or both"),

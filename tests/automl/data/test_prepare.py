@@ -136,3 +136,19 @@ def test_time_split_from_params() -> None:
     assert result.report["split"]["method"] == "time"
     assert result.train["day"].max() < result.test["day"].min()
     assert "day" not in [f["name"] for f in result.report["features"]]
+
+
+def test_unused_categories_of_a_categorical_target_are_not_classes(credit: pd.DataFrame) -> None:
+    frame = credit.assign(
+        Status=pd.Categorical(credit["Status"], categories=["good", "bad", "unused"])
+    )
+    result = run(frame)
+    assert result.report["classes"] == ["bad", "good"]
+
+
+def test_infinite_values_do_not_break_the_checks(credit: pd.DataFrame) -> None:
+    frame = credit.assign(Debt=credit["Debt"].astype(float))
+    frame.loc[::4, "Debt"] = np.inf
+    frame.loc[::5, "Assets"] = 1e39
+    report = run(frame).report
+    assert "Debt" in report["single_feature_scores"]["scores"]

@@ -141,6 +141,9 @@ def test_sqlite_source(tmp_path: Path, credit: pd.DataFrame) -> None:
 
 
 def test_sql_errors_are_clear(tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(SourceError, match="ingest.source.query failed on sqlite.*no such table"):
         load_source(SqlSource(type="sql", url=url, query="SELECT * FROM nope"))
@@ -151,6 +154,9 @@ def test_sql_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_sql_query_with_no_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "e.db").close()
     url = f"sqlite:///{tmp_path / 'e.db'}"
     with pytest.raises(SourceError, match="returned no rows"):
         load_source(SqlSource(type="sql", url=url, query="SELECT 1 AS a WHERE 1 = 0"))
@@ -208,3 +214,77 @@ def test_describe_source_hashes_files(tmp_path: Path) -> None:
 def test_load_demo_unknown_name() -> None:
     with pytest.raises(SourceError, match="unknown demo dataset"):
         load_demo("iris")
+
+
+def test_trailing_delimiters_do_not_shift_columns(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("y,amount,cat\nyes,0.5,a,\nno,1.5,b,\n")
+    frame = load_source(CsvSource(type="csv", path=str(path)))
+    assert frame["y"].tolist() == ["yes", "no"]
+    assert frame["amount"].tolist() == [0.5, 1.5]
+
+
+def test_values_are_stripped_of_surrounding_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("y,x\nyes ,1\n yes,2\nno,3\n")
+    assert load_source(CsvSource(type="csv", path=str(path)))["y"].tolist() == ["yes", "yes", "no"]
+
+
+def test_utf16_text_is_read_with_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes("y,x\na,1\nb,2\n".encode("utf-16"))
+    frame = load_source(CsvSource(type="csv", path=str(path), encoding="utf-16"))
+    assert frame.shape == (2, 2)
+
+
+def test_header_longer_than_the_sample_is_checked_whole(tmp_path: Path) -> None:
+    names = [f"feature_with_a_long_name_{i:05d}" for i in range(3000)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(["y", *names]) + "\n" + ",".join(["1"] * 3001) + "\n")
+    assert load_source(CsvSource(type="csv", path=str(path))).shape == (1, 3001)
+
+
+def test_compressed_csv_gets_the_same_checks(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("y;amount\na;1\nb;2\n")
+    with pytest.raises(SourceError, match="Set ingest.source.delimiter: ';'"):
+        load_source(CsvSource(type="csv", path=str(path)))
+    fake = tmp_path / "fake.csv.gz"
+    fake.write_text("y,x\n1,2\n")
+    with pytest.raises(SourceError, match="cannot be decompressed"):
+        load_source(CsvSource(type="csv", path=str(fake)))
+    import zipfile
+
+    archive = tmp_path / "two.csv.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.csv", "y,x\n1,2\n")
+        zf.writestr("b.csv", "y,x\n1,2\n")
+    with pytest.raises(SourceError, match="holds 2 files"):
+        load_source(CsvSource(type="csv", path=str(archive)))
+
+
+def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nosuch.db"
+    with pytest.raises(SourceError, match="SQLite database .* does not exist"):
+        load_source(SqlSource(type="sql", url=f"sqlite:///{path}", query="SELECT 1"))
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("query", ["DELETE FROM t", "DROP TABLE t", "  update t set a = 1"])
+def test_only_read_only_queries_run(tmp_path: Path, query: str) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "r.db").close()
+    with pytest.raises(SourceError, match="must be a read-only query"):
+        load_source(SqlSource(type="sql", url=f"sqlite:///{tmp_path / 'r.db'}", query=query))
+
+
+def test_secrets_in_url_query_parameters_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/test?password=Hunter2Secret"
+    monkeypatch.setenv("AUTOML_TEST_URL_Q", url)
+    source = SqlSource(type="sql", url_env="AUTOML_TEST_URL_Q", query="SELECT 1")
+    assert "Hunter2Secret" not in str(describe_source(source))
+    with pytest.raises(SourceError) as info:
+        load_source(source)
+    assert "Hunter2Secret" not in str(info.value)

@@ -61,8 +61,22 @@ def test_time_split_keeps_ties_on_one_side() -> None:
 
 def test_time_split_refuses_unparseable_or_missing_times() -> None:
     frame = pd.DataFrame({"t": ["2024-01-01", "not a date", "2024-01-03"], "y": [0, 1, 0]})
-    with pytest.raises(DataError, match="1 values cannot be read as dates.*row 2"):
+    with pytest.raises(DataError, match="1 values are not ISO 8601 dates.*row 2"):
         split_dataset(frame, target="y", task="binary", test_size=0.3, seed=0, time_column="t")
     frame = pd.DataFrame({"t": [1, None, 3], "y": [0, 1, 0]})
     with pytest.raises(DataError, match="1 rows have no time"):
         split_dataset(frame, target="y", task="binary", test_size=0.3, seed=0, time_column="t")
+
+
+def test_day_first_dates_need_a_format_and_then_order_correctly() -> None:
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    frame = pd.DataFrame({"t": days.strftime("%d/%m/%Y"), "y": [0, 1] * 30})
+    with pytest.raises(DataError, match="split.time_format"):
+        split_dataset(frame, target="y", task="binary", test_size=0.2, seed=0, time_column="t")
+    train, test, _ = split_dataset(
+        frame, target="y", task="binary", test_size=0.2, seed=0, time_column="t",
+        time_format="%d/%m/%Y",
+    )  # fmt: skip
+    last_train = pd.to_datetime(train["t"], format="%d/%m/%Y").max()
+    assert last_train < pd.to_datetime(test["t"], format="%d/%m/%Y").min()
+    assert last_train == pd.Timestamp("2024-02-17")

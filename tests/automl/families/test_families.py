@@ -7,8 +7,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from automl.families import FAMILIES, BuildContext, Space, get_family
 from automl.exceptions import ConfigError
+from automl.families import FAMILIES, BuildContext, Space, get_family
 from automl.preprocess import build_pipeline, plan_columns
 
 

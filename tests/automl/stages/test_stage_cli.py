@@ -110,8 +110,11 @@ def test_bad_input_fails_ingest_cleanly(
 
 
 def test_sql_error_fails_ingest_cleanly(tmp_path: Path, write_params: Any, run_cli: Run) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "db.sqlite").close()
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    params = write_params(ingest={"source": {"type": "sql", "url": url, "query": "SELEC * FRM t"}})
+    params = write_params(ingest={"source": {"type": "sql", "url": url, "query": "SELECT * FRM t"}})
     result = run_cli("automl", *ingest_args(tmp_path, params))
     assert_clean_failure(result, 3, "ingest.source.query failed", "syntax error")
     assert not (tmp_path / "out").exists()
@@ -194,3 +197,12 @@ def test_console_scripts_are_installed_and_exit_with_codes(tmp_path: Path) -> No
     assert bad.returncode == 2
     assert "file not found" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_an_output_path_that_is_a_directory(
+    tmp_path: Path, write_params: Any, run_cli: Run
+) -> None:
+    (tmp_path / "out" / "profile.json").mkdir(parents=True)
+    result = run_cli("automl", *ingest_args(tmp_path, write_params()))
+    assert_clean_failure(result, 2, "is a directory; give a file path")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["profile.json"]
