@@ -157,12 +157,14 @@ def test_every_params_key_is_documented() -> None:
         IngestParams,
         ParquetSource,
         PrepareParams,
+        SearchParams,
         SplitParams,
         SqlSource,
+        TrainParams,
     )
 
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
-    models = [DataParams, IngestParams, PrepareParams, SplitParams]
+    models = [DataParams, IngestParams, PrepareParams, SplitParams, SearchParams, TrainParams]
     models += [DemoSource, CsvSource, ParquetSource, SqlSource]
     undocumented = [
         f"{model.__name__}.{name}"
