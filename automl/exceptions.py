@@ -28,3 +28,13 @@ class DataError(AutoMLError, ValueError):
 
 class SourceError(DataError):
     """A data source (file, database) cannot be reached or read."""
+
+
+class SearchError(AutoMLError):
+    """The search could not produce a model (every trial failed, or none could run)."""
+
+
+def first_line(exc: object) -> str:
+    """The first line of an exception's message (or its type's name), for one-line reasons."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -9,14 +9,11 @@ kind are recorded with their reason and the search goes on. Refitting is the cal
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +23,12 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from automl.budget import Budget
 from automl.config import SearchParams
 from automl.data.task import Task
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
-from automl.exceptions import AutoMLError, DataError
-from automl.families import FAMILIES, BuildContext, Family, Space
+from automl.exceptions import DataError, SearchError
+from automl.families import BuildContext, Family, Space, eligible_families
 from automl.isolation import (
     POOL,
     FoldResult,
@@ -39,22 +37,19 @@ from automl.isolation import (
     run_isolated,
     write_search_data,
 )
+from automl.leaderboard import FINISHED, leaderboard, prefixed, record_of
 from automl.metrics import resolve_metric
 from automl.preprocess import ColumnPlan, plan_columns
 from automl.redact import redact_url
+from automl.study import (
+    PRUNE_PERCENTILE,
+    fail_interrupted_trials,
+    open_study,
+    quiet_optuna,
+)
+from automl.validation import check_training_data
 
 logger = logging.getLogger(__name__)
-
-# Share of the time budget one trial may use when no per-trial limit is set.
-DEFAULT_TRIAL_SHARE = 0.25
-# Trials whose running mean falls in the bottom quarter at the same fold are pruned
-# (Optuna's PercentilePruner takes the share of trials to keep).
-PRUNE_PERCENTILE = 25.0
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-
-
-class SearchError(AutoMLError):
-    """The search could not produce a model (every trial failed, or none could run)."""
 
 
 class _TrialFailedError(Exception):
@@ -81,137 +76,10 @@ class SearchResult:
     @property
     def best_params(self) -> dict[str, Any]:
         """The best trial's parameters as Optuna names them (``family``, ``lightgbm.x``...)."""
-        return {"family": self.best.family, **_prefixed(self.best.family, self.best.params)}
+        return {"family": self.best.family, **prefixed(self.best.family, self.best.params)}
 
     def leaderboard(self) -> pd.DataFrame:
         return leaderboard(self.records, self.skipped)
-
-
-def _prefixed(family: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {f"{family}.{k}": v for k, v in params.items()}
-
-
-def leaderboard(records: Iterable[TrialRecord], skipped: dict[str, str]) -> pd.DataFrame:
-    """One row per trial, best first; families left out for the data appear as SKIPPED."""
-    rows = [
-        {
-            "trial": r.number,
-            "family": r.family,
-            "state": r.state,
-            "cv_mean": r.cv_mean,
-            "cv_std": r.cv_std,
-            "cv_scores": json.dumps([round(s, 6) for s in r.cv_scores]),
-            "fit_time_s": round(r.fit_time_s, 4),
-            "predict_time_s": round(r.predict_time_s, 4),
-            "duration_s": round(r.duration_s, 4),
-            "reason": r.reason or "",
-            "params": json.dumps(r.params, sort_keys=True, default=str),
-        }
-        for r in records
-    ]
-    rows += [
-        {"trial": None, "family": name, "state": "SKIPPED", "reason": why, "params": "{}"}
-        for name, why in skipped.items()
-    ]
-    columns = ["trial", "family", "state", "cv_mean", "cv_std", "cv_scores", "fit_time_s",
-               "predict_time_s", "duration_s", "reason", "params"]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
-    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "SKIPPED": 3}
-    frame["_order"] = frame["state"].map(order)
-    frame = frame.sort_values(["_order", "cv_mean", "trial"], ascending=[True, False, True])
-    frame = frame.drop(columns="_order").reset_index(drop=True)
-    frame["trial"] = frame["trial"].astype("Int64")
-    return frame
-
-
-def record_of(trial: FrozenTrial) -> TrialRecord:
-    """A finished Optuna trial as a leaderboard row."""
-    attrs = trial.user_attrs
-    family = str(trial.params.get("family", attrs.get("family", "?")))
-    prefix = f"{family}."
-    params = {k[len(prefix) :]: v for k, v in trial.params.items() if k.startswith(prefix)}
-    scores = tuple(float(s) for s in attrs.get("cv_scores", []))
-    complete = trial.state == TrialState.COMPLETE
-    duration = trial.duration.total_seconds() if trial.duration is not None else 0.0
-    return TrialRecord(
-        number=trial.number,
-        family=family,
-        params=params,
-        state=trial.state.name,
-        cv_mean=float(np.mean(scores)) if scores else None,
-        cv_std=float(np.std(scores)) if scores else None,
-        cv_scores=scores,
-        fit_time_s=float(attrs.get("fit_time_s", 0.0)),
-        predict_time_s=float(attrs.get("predict_time_s", 0.0)),
-        duration_s=duration,
-        reason=None if complete else attrs.get("reason", "no reason recorded"),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# input checks
-
-
-def check_training_data(X: Any, y: Any, *, task: Task, cv: int) -> tuple[pd.DataFrame, pd.Series]:
-    """Refuse data no search can use, with a message that says what to change."""
-    if not isinstance(X, pd.DataFrame):
-        array = np.asarray(X)
-        if array.ndim != 2:
-            raise DataError(f"X must be a 2-D table; got an array with shape {array.shape}.")
-        X = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-    y = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y).reset_index(drop=True)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise DataError(f"X is empty ({X.shape[0]} rows, {X.shape[1]} columns): nothing to learn.")
-    if len(X) != len(y):
-        raise DataError(f"X has {len(X)} rows but y has {len(y)}; they must be the same length.")
-    missing = y.isna().to_numpy()
-    if missing.any():
-        rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
-        raise DataError(
-            f"y has {int(missing.sum())} missing values (first at rows {rows}); drop those rows "
-            "or fill them before fitting."
-        )
-    X = X.reset_index(drop=True)
-    X.columns = [str(c) for c in X.columns]
-    if task == "regression":
-        if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
-            raise DataError(f"y must be numeric for regression; its dtype is {y.dtype}.")
-        if len(y) < cv:
-            raise DataError(f"{len(y)} rows are fewer than cv = {cv} folds.")
-        return X, y.astype(float)
-    counts = y.value_counts()
-    if len(counts) < 2:
-        raise DataError(
-            f"y has a single class ({counts.index[0]!r}); a classifier needs at least two."
-        )
-    short = counts[counts < cv]
-    if len(short):
-        listed = ", ".join(f"{k!r} ({v} rows)" for k, v in short.items())
-        raise DataError(
-            f"classes {listed} have fewer rows than cv = {cv} folds; collect more rows, merge "
-            "rare classes, or lower cv."
-        )
-    return X, y
-
-
-def eligible_families(
-    names: Sequence[str] | None, *, n_rows: int, n_features: int, task: Task
-) -> tuple[list[Family], dict[str, str]]:
-    """The families to search and, for the others, why they were left out."""
-    chosen = [FAMILIES[n] for n in (names or list(FAMILIES))]
-    usable, skipped = [], {}
-    for family in chosen:
-        reason = family.skip_reason(n_rows=n_rows, n_features=n_features, task=task)
-        if reason is None:
-            usable.append(family)
-        else:
-            skipped[family.name] = reason
-    if not usable:
-        raise SearchError(
-            "no model family fits this data: " + "; ".join(skipped.values()) + ". Add other "
-            "families to the search."
-        )
-    return usable, skipped
 
 
 def _folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[Any]:
@@ -223,129 +91,6 @@ def _folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[A
         else StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
     )
     return list(splitter.split(np.zeros(len(y)), y))
-
-
-# --------------------------------------------------------------------------------------------
-# budget
-
-
-class Budget:
-    """Wall-clock budget of a search, keeping back time for the final refit."""
-
-    def __init__(
-        self,
-        *,
-        time_budget_s: float | None,
-        trial_limit_s: float | None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.clock = clock
-        self.start = clock()
-        self.end = None if time_budget_s is None else self.start + time_budget_s
-        if trial_limit_s is None and time_budget_s is not None:
-            trial_limit_s = max(5.0, DEFAULT_TRIAL_SHARE * time_budget_s)
-        self.trial_limit_s = trial_limit_s
-        self.refit_reserve_s = 0.0
-
-    def search_left(self) -> float:
-        """Seconds left for trials (infinite without a time budget)."""
-        if self.end is None:
-            return float("inf")
-        return self.end - self.refit_reserve_s - self.clock()
-
-    def trial_deadline(self) -> float | None:
-        candidates = []
-        if self.end is not None:
-            candidates.append(self.end - self.refit_reserve_s)
-        if self.trial_limit_s is not None:
-            candidates.append(self.clock() + self.trial_limit_s)
-        return min(candidates) if candidates else None
-
-    def reserve_for(self, record: TrialRecord, cv: int) -> None:
-        """Keep back what refitting ``record``'s pipeline on all rows should take."""
-        per_fold = record.fit_time_s / max(1, len(record.cv_scores))
-        # The refit sees cv/(cv-1) times the rows of a fold's fit; fits are about linear here.
-        self.refit_reserve_s = 1.2 * per_fold * cv / max(1, cv - 1) + 0.5
-
-
-# --------------------------------------------------------------------------------------------
-# the study
-
-
-def open_study(
-    *, storage: str | None, study_name: str | None, seed: int, pruning: bool
-) -> optuna.Study:
-    """Create the study, or load it when one of that name exists in ``storage``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # group=True splits the space by family, so TPE models each family's own parameters.
-        sampler = optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
-        )
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.PercentilePruner(
-            100.0 - PRUNE_PERCENTILE, n_startup_trials=5, n_warmup_steps=0
-        )
-        if pruning
-        else optuna.pruners.NopPruner()
-    )
-    with _quiet_optuna():
-        try:
-            return optuna.create_study(
-                storage=_storage(storage),
-                study_name=study_name,
-                sampler=sampler,
-                pruner=pruner,
-                direction="maximize",
-                load_if_exists=True,
-            )
-        except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as exc:
-            raise SearchError(
-                f"cannot open the Optuna study in storage {redact_url(storage)}: "
-                f"{str(exc).splitlines()[0]}"
-            ) from None
-
-
-def _storage(url: str | None) -> Any:
-    if url is None:
-        return None
-    if url.endswith((".log", ".journal")) and "://" not in url:
-        from optuna.storages.journal import JournalFileBackend
-
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(url))
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith(("postgresql", "mysql")):
-        # Heartbeats let other workers take over trials of a worker that died.
-        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=60)
-    return url
-
-
-def fail_interrupted_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a process that died as failed; return how many.
-
-    Only for a study this process owns: a shared study's running trials belong to live workers.
-    """
-    count = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(
-            trial._trial_id, "reason", "interrupted: the process running it stopped"
-        )
-        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-        count += 1
-    return count
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    previous = optuna.logging.get_verbosity()
-    # Failed trials are recorded with their reason; Optuna's per-trial warnings are noise here.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
 
 
 class _Notifier:
@@ -410,7 +155,7 @@ def run_search(
         interrupted = fail_interrupted_trials(study)
         if interrupted:
             logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
-    done_before = len(study.get_trials(deepcopy=False, states=_FINISHED))
+    done_before = len(study.get_trials(deepcopy=False, states=FINISHED))
     notifier = _Notifier(observers)
     start = SearchStart(
         study_name=study.study_name,
@@ -460,7 +205,7 @@ def run_search(
             cv=cv,
         )
 
-    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=_FINISHED)]
+    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
     complete = [r for r in records if r.state == "COMPLETE"]
     end = SearchEnd(
         study_name=study.study_name,
@@ -516,7 +261,7 @@ def _optimize(
             reason["value"] = "time_budget_s"
             study.stop()
 
-    with _quiet_optuna():
+    with quiet_optuna():
         study.optimize(
             objective,
             n_trials=remaining,

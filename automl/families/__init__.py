@@ -6,6 +6,9 @@ test's); the order of the registry is the order the search lists them in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from automl.data.task import Task
 from automl.exceptions import ConfigError
 from automl.families.base import BuildContext, Encoding, Family, Space
 from automl.families.extra_trees import ExtraTrees
@@ -51,12 +54,33 @@ def get_family(name: str, *, key: str = "families") -> Family:
         ) from None
 
 
+def eligible_families(
+    names: Sequence[str] | None, *, n_rows: int, n_features: int, task: Task
+) -> tuple[list[Family], dict[str, str]]:
+    """The families to search and, for the others, why they were left out."""
+    chosen = [FAMILIES[n] for n in (names or list(FAMILIES))]
+    usable, skipped = [], {}
+    for family in chosen:
+        reason = family.skip_reason(n_rows=n_rows, n_features=n_features, task=task)
+        if reason is None:
+            usable.append(family)
+        else:
+            skipped[family.name] = reason
+    if not usable:
+        raise ConfigError(
+            "no model family fits this data: " + "; ".join(skipped.values()) + ". Add other "
+            "families to the search."
+        )
+    return usable, skipped
+
+
 __all__ = [
     "FAMILIES",
     "BuildContext",
     "Encoding",
     "Family",
     "Space",
+    "eligible_families",
     "get_family",
     "register_family",
 ]

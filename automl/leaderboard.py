@@ -1,0 +1,76 @@
+"""Finished trials as records and as the leaderboard people read and compare."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from automl.events import TrialRecord
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def prefixed(family: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {f"{family}.{k}": v for k, v in params.items()}
+
+
+def leaderboard(records: Iterable[TrialRecord], skipped: dict[str, str]) -> pd.DataFrame:
+    """One row per trial, best first; families left out for the data appear as SKIPPED."""
+    rows = [
+        {
+            "trial": r.number,
+            "family": r.family,
+            "state": r.state,
+            "cv_mean": r.cv_mean,
+            "cv_std": r.cv_std,
+            "cv_scores": json.dumps([round(s, 6) for s in r.cv_scores]),
+            "fit_time_s": round(r.fit_time_s, 4),
+            "predict_time_s": round(r.predict_time_s, 4),
+            "duration_s": round(r.duration_s, 4),
+            "reason": r.reason or "",
+            "params": json.dumps(r.params, sort_keys=True, default=str),
+        }
+        for r in records
+    ]
+    rows += [
+        {"trial": None, "family": name, "state": "SKIPPED", "reason": why, "params": "{}"}
+        for name, why in skipped.items()
+    ]
+    columns = ["trial", "family", "state", "cv_mean", "cv_std", "cv_scores", "fit_time_s",
+               "predict_time_s", "duration_s", "reason", "params"]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "SKIPPED": 3}
+    frame["_order"] = frame["state"].map(order)
+    frame = frame.sort_values(["_order", "cv_mean", "trial"], ascending=[True, False, True])
+    frame = frame.drop(columns="_order").reset_index(drop=True)
+    frame["trial"] = frame["trial"].astype("Int64")
+    return frame
+
+
+def record_of(trial: FrozenTrial) -> TrialRecord:
+    """A finished Optuna trial as a leaderboard row."""
+    attrs = trial.user_attrs
+    family = str(trial.params.get("family", attrs.get("family", "?")))
+    prefix = f"{family}."
+    params = {k[len(prefix) :]: v for k, v in trial.params.items() if k.startswith(prefix)}
+    scores = tuple(float(s) for s in attrs.get("cv_scores", []))
+    complete = trial.state == TrialState.COMPLETE
+    duration = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    return TrialRecord(
+        number=trial.number,
+        family=family,
+        params=params,
+        state=trial.state.name,
+        cv_mean=float(np.mean(scores)) if scores else None,
+        cv_std=float(np.std(scores)) if scores else None,
+        cv_scores=scores,
+        fit_time_s=float(attrs.get("fit_time_s", 0.0)),
+        predict_time_s=float(attrs.get("predict_time_s", 0.0)),
+        duration_s=duration,
+        reason=None if complete else attrs.get("reason", "no reason recorded"),
+    )

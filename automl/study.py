@@ -1,0 +1,95 @@
+"""Opening (or resuming) the Optuna study of a search: sampler, pruner, storage."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl.exceptions import SearchError
+from automl.redact import redact_url
+
+# Trials whose running mean falls in the bottom quarter at the same fold are pruned
+# (Optuna's PercentilePruner takes the share of trials to keep).
+PRUNE_PERCENTILE = 25.0
+
+
+def open_study(
+    *, storage: str | None, study_name: str | None, seed: int, pruning: bool
+) -> optuna.Study:
+    """Create the study, or load it when one of that name exists in ``storage``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # group=True splits the space by family, so TPE models each family's own parameters.
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
+        )
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.PercentilePruner(
+            100.0 - PRUNE_PERCENTILE, n_startup_trials=5, n_warmup_steps=0
+        )
+        if pruning
+        else optuna.pruners.NopPruner()
+    )
+    with quiet_optuna():
+        try:
+            return optuna.create_study(
+                storage=_storage(storage),
+                study_name=study_name,
+                sampler=sampler,
+                pruner=pruner,
+                direction="maximize",
+                load_if_exists=True,
+            )
+        except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as exc:
+            raise SearchError(
+                f"cannot open the Optuna study in storage {redact_url(storage)}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+
+
+def _storage(url: str | None) -> Any:
+    if url is None:
+        return None
+    if url.endswith((".log", ".journal")) and "://" not in url:
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith(("postgresql", "mysql")):
+        # Heartbeats let other workers take over trials of a worker that died.
+        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=60)
+    return url
+
+
+def fail_interrupted_trials(study: optuna.Study) -> int:
+    """Mark trials left RUNNING by a process that died as failed; return how many.
+
+    Only for a study this process owns: a shared study's running trials belong to live workers.
+    """
+    count = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(
+            trial._trial_id, "reason", "interrupted: the process running it stopped"
+        )
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        count += 1
+    return count
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    previous = optuna.logging.get_verbosity()
+    # Failed trials are recorded with their reason; Optuna's per-trial warnings are noise here.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
