@@ -6,7 +6,7 @@ serialised by the search (one at a time, even with parallel trials), so observer
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -52,7 +52,6 @@ class SearchEnd:
     n_failed: int
     duration_s: float
     stopped_by: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class SearchObserver:

@@ -59,7 +59,9 @@ class SearchProgress(SearchObserver):
         if self.progress is None or self.start is None:
             return
         self.done += 1
-        best_text = f"{best.cv_mean:.4f} ({best.family})" if best and best.cv_mean else "-"
+        best_text = (
+            "-" if best is None or best.cv_mean is None else f"{best.cv_mean:.4f} ({best.family})"
+        )
         elapsed = time.monotonic() - self.started_at
         if self.start.n_trials:
             total = self.start.n_trials - self.start.trials_already_done

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,6 @@ class SearchResult:
     duration_s: float
     stopped_by: str
     new_trials: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -93,6 +92,10 @@ def _folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[A
     return list(splitter.split(np.zeros(len(y)), y))
 
 
+def _mean(record: TrialRecord) -> float:
+    return -np.inf if record.cv_mean is None else record.cv_mean
+
+
 class _Notifier:
     """Serialises observer calls and tracks the best trial across threads."""
 
@@ -101,12 +104,13 @@ class _Notifier:
         self.lock = threading.Lock()
         self.best: TrialRecord | None = None
 
+    def consider(self, record: TrialRecord) -> None:
+        if record.state == "COMPLETE" and (self.best is None or _mean(record) > _mean(self.best)):
+            self.best = record
+
     def trial_done(self, record: TrialRecord) -> None:
         with self.lock:
-            if record.state == "COMPLETE" and (
-                self.best is None or (record.cv_mean or -np.inf) > (self.best.cv_mean or -np.inf)
-            ):
-                self.best = record
+            self.consider(record)
             for observer in self.observers:
                 observer.on_trial_end(record, self.best)
 
@@ -174,11 +178,7 @@ def run_search(
     for observer in observers:
         observer.on_search_start(start)
     for earlier in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        record = record_of(earlier)
-        if notifier.best is None or (record.cv_mean or -np.inf) > (
-            notifier.best.cv_mean or -np.inf
-        ):
-            notifier.best = record
+        notifier.consider(record_of(earlier))
     if notifier.best is not None:
         budget.reserve_for(notifier.best, cv)
 
@@ -209,7 +209,7 @@ def run_search(
     complete = [r for r in records if r.state == "COMPLETE"]
     end = SearchEnd(
         study_name=study.study_name,
-        best=max(complete, key=lambda r: r.cv_mean or -np.inf) if complete else None,
+        best=max(complete, key=_mean) if complete else None,
         n_complete=len(complete),
         n_pruned=sum(r.state == "PRUNED" for r in records),
         n_failed=sum(r.state == "FAIL" for r in records),

@@ -57,6 +57,9 @@ def normalize_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         inferred = ptypes.infer_dtype(series, skipna=True)
         if inferred == "decimal":
             changed[name] = series.astype(float)
+        elif inferred in ("date", "datetime"):
+            # Databases return DATE columns as Python date objects: make them datetimes.
+            changed[name] = pd.to_datetime(series, errors="coerce")
         elif inferred == "bytes":
             dropped.append(name)
             notes.append(f"column {name!r} holds binary data (bytes): dropped, no model can use it")
