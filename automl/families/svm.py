@@ -26,13 +26,18 @@ class SupportVectorMachine(Family):
         return params | feature_step_space(space)
 
     def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import SVC, SVR
 
         if context.task == "regression":
             return SVR(C=params["C"], gamma=params["gamma"], epsilon=params["epsilon"])
-        # Probabilities are needed by probability metrics and by predict_proba.
-        return SVC(
-            C=params["C"], gamma=params["gamma"], probability=True, random_state=context.seed
+        # Probabilities (for probability metrics and predict_proba) by Platt scaling on
+        # cross-validated decision values, then one SVC refit on all rows.
+        return CalibratedClassifierCV(
+            SVC(C=params["C"], gamma=params["gamma"], random_state=context.seed),
+            method="sigmoid",
+            cv=3,
+            ensemble=False,
         )
 
     def skip_reason(self, *, n_rows: int, n_features: int, task: Task) -> str | None:
