@@ -176,6 +176,42 @@ def stage_train(
     )
 
 
+@stage_app.command("evaluate")
+def stage_evaluate(
+    test: Annotated[Path, typer.Option("--test", help="The test split (Parquet).")],
+    checks: Annotated[Path, typer.Option("--checks", help="The prepare stage's checks.json.")],
+    model: Annotated[Path, typer.Option("--model", help="The trained model.")],
+    best: Annotated[Path, typer.Option("--best", help="The search stage's best parameters.")],
+    train_summary: Annotated[Path, typer.Option("--train-summary", help="Train's summary.")],
+    metrics: Annotated[Path, typer.Option("--metrics", help="Test metrics JSON to write.")],
+    plots: Annotated[Path, typer.Option("--plots", help="Folder for plot data (CSV).")],
+    figures: Annotated[Path, typer.Option("--figures", help="Folder for figures (PNG).")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score the trained model on the test split: metrics, curves, importances."""
+    from automl.stages import evaluate
+
+    report = evaluate.run(
+        params_path=params,
+        test_in=test,
+        checks_in=checks,
+        model_in=model,
+        best_in=best,
+        train_summary_in=train_summary,
+        metrics_out=metrics,
+        plots_out=plots,
+        figures_out=figures,
+    )
+    table = Table(title=f"evaluate: test split ({report['rows']} rows)")
+    table.add_column("metric")
+    table.add_column("test")
+    for key, value in report.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    out.print(table)
+    out.print(f"wrote {metrics}, {plots}/ and {figures}/")
+
+
 def _score(value: object) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return ""

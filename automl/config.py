@@ -235,6 +235,24 @@ class TrainParams(Section):
     n_jobs: PositiveInt = 1
 
 
+class TrackingParams(Section):
+    """``tracking``: where MLflow records searches, trials, models and evaluations."""
+
+    enabled: bool = True
+    uri: NonEmptyStr = "sqlite:///mlflow.db"
+    experiment: NonEmptyStr = "automl"
+    registered_model: NonEmptyStr = "automl-model"
+
+    @model_validator(mode="after")
+    def _no_secret(self) -> TrackingParams:
+        if has_secret(self.uri):
+            raise ValueError(
+                "uri contains a password or another secret: give MLflow's credentials through "
+                "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead"
+            )
+        return self
+
+
 class Params(Section):
     """The whole of params.yaml."""
 
@@ -244,6 +262,7 @@ class Params(Section):
     split: SplitParams = SplitParams()
     search: SearchParams = SearchParams()
     train: TrainParams = TrainParams()
+    tracking: TrackingParams = TrackingParams()
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,22 +11,6 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class SearchStart:
-    study_name: str
-    storage: str
-    task: str
-    metric: str
-    families: tuple[str, ...]
-    skipped: dict[str, str]
-    n_rows: int
-    n_features: int
-    cv: int
-    time_budget_s: float | None
-    n_trials: int | None
-    trials_already_done: int
-
-
-@dataclass(frozen=True)
 class TrialRecord:
     """One finished trial, as the leaderboard and the tracking see it."""
 
@@ -41,6 +25,24 @@ class TrialRecord:
     predict_time_s: float
     duration_s: float
     reason: str | None = None
+    started_at: float | None = None  # Unix time
+
+
+@dataclass(frozen=True)
+class SearchStart:
+    study_name: str
+    storage: str
+    task: str
+    metric: str
+    families: tuple[str, ...]
+    skipped: dict[str, str]
+    n_rows: int
+    n_features: int
+    cv: int
+    time_budget_s: float | None
+    n_trials: int | None
+    trials_already_done: int
+    earlier: tuple[TrialRecord, ...] = ()
 
 
 @dataclass(frozen=True)

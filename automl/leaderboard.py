@@ -61,6 +61,7 @@ def record_of(trial: FrozenTrial) -> TrialRecord:
     scores = tuple(float(s) for s in attrs.get("cv_scores", []))
     complete = trial.state == TrialState.COMPLETE
     duration = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    started = trial.datetime_start.timestamp() if trial.datetime_start is not None else None
     return TrialRecord(
         number=trial.number,
         family=family,
@@ -73,4 +74,5 @@ def record_of(trial: FrozenTrial) -> TrialRecord:
         predict_time_s=float(attrs.get("predict_time_s", 0.0)),
         duration_s=duration,
         reason=None if complete else attrs.get("reason", "no reason recorded"),
+        started_at=started,
     )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from automl.budget import Budget
 from automl.config import SearchParams
@@ -159,7 +159,8 @@ def run_search(
         interrupted = fail_interrupted_trials(study)
         if interrupted:
             logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
-    done_before = len(study.get_trials(deepcopy=False, states=FINISHED))
+    earlier = tuple(record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
+    done_before = len(earlier)
     notifier = _Notifier(observers)
     start = SearchStart(
         study_name=study.study_name,
@@ -174,11 +175,12 @@ def run_search(
         time_budget_s=settings.time_budget_s,
         n_trials=settings.n_trials,
         trials_already_done=done_before,
+        earlier=earlier,
     )
     for observer in observers:
         observer.on_search_start(start)
-    for earlier in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        notifier.consider(record_of(earlier))
+    for record in earlier:
+        notifier.consider(record)
     if notifier.best is not None:
         budget.reserve_for(notifier.best, cv)
 

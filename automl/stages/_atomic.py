@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,6 +64,17 @@ class AtomicOutputs:
         text = json.dumps(payload, indent=2, sort_keys=False, ensure_ascii=False, default=str)
         self.write_bytes(target, (text + "\n").encode("utf-8"))
 
+    def directory(self, target: str | os.PathLike[str]) -> Path:
+        """A temporary directory to fill; it replaces ``target`` (a directory) on commit."""
+        final = Path(target)
+        if final.exists() and not final.is_dir():
+            raise ConfigError(f"output path {final} is a file; give a directory path instead.")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        tmp.chmod(0o777 & ~_umask())
+        self._pending.append((tmp, final))
+        return tmp
+
     def write_with(self, target: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
         """Let ``writer`` fill a temporary path (e.g. ``df.to_parquet``)."""
         writer(self.path_for(target))
@@ -72,7 +84,15 @@ class AtomicOutputs:
         # practice, but if one does, the temporaries that are left are not left behind.
         try:
             for tmp, final in self._pending:
-                tmp.replace(final)
+                if tmp.is_dir() and final.is_dir():
+                    # A directory cannot be renamed over a non-empty one: swap, then remove.
+                    old = final.with_name(f".{final.name}.old")
+                    shutil.rmtree(old, ignore_errors=True)
+                    final.replace(old)
+                    tmp.replace(final)
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    tmp.replace(final)
         except OSError:
             self.discard()
             raise
@@ -82,8 +102,11 @@ class AtomicOutputs:
 
     def discard(self) -> None:
         for tmp, _ in self._pending:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
         self._pending.clear()
 
 

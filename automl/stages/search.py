@@ -51,6 +51,28 @@ def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Se
     return f"{search.study_name or 'automl'}-{digest}"
 
 
+def _tracker(params: Params, train_in: str | Path) -> Any:
+    """The MLflow tracker, connected before any search work (an unreachable server fails now)."""
+    if not params.tracking.enabled:
+        return None
+    from automl.tracking import MlflowSearchTracker, dvc_hashes, flatten, git_commit
+
+    sections = params.model_dump(include={"data", "ingest", "prepare", "split", "search"})
+    tags = {f"dvc.md5.{path}": md5 for path, md5 in dvc_hashes().items()}
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit["commit"]
+        tags["automl.git_dirty"] = commit["dirty"]
+    return MlflowSearchTracker(
+        uri=params.tracking.uri,
+        experiment=params.tracking.experiment,
+        params=flatten(sections),
+        tags=tags,
+        dataset_source=str(train_in),
+        target=params.data.target,
+    )
+
+
 def run(
     *,
     params_path: str | Path,
@@ -62,13 +84,22 @@ def run(
     observers: tuple[SearchObserver, ...] = (),
 ) -> SearchResult:
     params = load_params(params_path)
+    tracker = _tracker(params, train_in)
     checks = read_stage_json(checks_in, made_by="prepare")
     X, y = training_table(train_in, checks)
     settings = params.search.model_copy(update={"study_name": study_name(params, checks, X, y)})
+    if tracker is not None:
+        tracker.dataset = pd.concat([X, y], axis=1)
+        tracker.dataset_name = f"{checks['target']} train"
+        observers = (*observers, tracker)
     result = run_search(
         X, y, task=checks["task"], settings=settings, cv=params.split.cv_folds,
         observers=observers,
     )  # fmt: skip
+    run_id = None
+    if tracker is not None:
+        tracker.log_search_artifacts(result.leaderboard(), result.study)
+        run_id = tracker.run_id
     best = {
         "family": result.best.family,
         "params": result.best.params,
@@ -79,6 +110,7 @@ def run(
         "metric": result.metric,
         "task": result.task,
         "study_name": result.study.study_name,
+        "mlflow_run_id": run_id,
     }
     summary = {
         "metric": result.metric,
@@ -97,6 +129,7 @@ def run(
         "storage": redact_url(settings.storage),
         "duration_s": round(result.duration_s, 2),
         "stopped_by": result.stopped_by,
+        "mlflow_run_id": run_id,
     }
     with atomic_outputs() as out:
         out.write_with(leaderboard_out, lambda tmp: result.leaderboard().to_csv(tmp, index=False))

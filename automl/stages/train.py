@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sklearn
 
 from automl.config import load_params
+from automl.data.profile import content_hash
 from automl.estimator import refit_best
 from automl.labels import encode_classes
 from automl.preprocess import plan_columns
@@ -34,6 +36,10 @@ def run(
     summary_out: str | Path,
 ) -> dict[str, Any]:
     params = load_params(params_path)
+    if params.tracking.enabled:
+        from automl.tracking import check_reachable
+
+        check_reachable(params.tracking.uri)
     checks = read_stage_json(checks_in, made_by="prepare")
     best = read_stage_json(best_in, made_by="search")
     X, y = training_table(train_in, checks)
@@ -68,6 +74,30 @@ def run(
         "model_sha256": hashlib.sha256(payload).hexdigest(),
         "scikit_learn": sklearn.__version__,
     }
+    run_id = best.get("mlflow_run_id")
+    if params.tracking.enabled and run_id:
+        from automl.tracking import log_and_register_model
+
+        registered = log_and_register_model(
+            uri=params.tracking.uri,
+            run_id=run_id,
+            model=model,
+            example=X,
+            registered_model=params.tracking.registered_model,
+            tags={
+                "mlflow_run_id": run_id,
+                "data_hash": content_hash(pd.concat([X, y], axis=1)),
+                "family": best["family"],
+                f"cv_{best['metric']}": f"{best['cv_mean']:.6g}",
+                "model_sha256": summary["model_sha256"],
+            },
+        )
+        summary |= {
+            "registered_model": params.tracking.registered_model,
+            "model_version": registered["version"],
+            "model_uri": registered["model_uri"],
+            "mlflow_run_id": run_id,
+        }
     with atomic_outputs() as out:
         out.write_bytes(model_out, payload)
         out.write_json(summary_out, summary)

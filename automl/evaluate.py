@@ -1,0 +1,189 @@
+"""Test-set evaluation of a trained model: metrics, curves, residuals, permutation importances.
+
+``evaluate_model`` returns the metrics and writes two kinds of files into two folders: plot
+data as CSV (``dvc plots show`` draws them) and the same plots as PNG figures (for people, the
+MLflow run and, later, the compliance report).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+
+from automl.data.task import Task
+
+
+def classification_metrics(
+    y: pd.Series, proba: np.ndarray[Any, Any], classes: np.ndarray[Any, Any]
+) -> dict[str, float]:
+    """Scores of class probabilities; for two classes the last class is the positive one."""
+    predicted = classes[np.argmax(proba, axis=1)]
+    scores = {
+        "accuracy": skm.accuracy_score(y, predicted),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
+        "log_loss": skm.log_loss(y, proba, labels=classes),
+    }
+    if len(classes) == 2:
+        positive = np.asarray(y) == classes[1]
+        scores |= {
+            "roc_auc": skm.roc_auc_score(positive, proba[:, 1]),
+            "average_precision": skm.average_precision_score(positive, proba[:, 1]),
+            "f1": skm.f1_score(positive, predicted == classes[1]),
+            "brier": skm.brier_score_loss(positive, proba[:, 1]),
+        }
+    else:
+        scores |= {
+            "roc_auc_ovr": skm.roc_auc_score(
+                y, proba, multi_class="ovr", average="weighted", labels=classes
+            ),
+            "f1_macro": skm.f1_score(y, predicted, average="macro"),
+        }
+    return {k: float(v) for k, v in scores.items()}
+
+
+def regression_metrics(y: pd.Series, predicted: np.ndarray[Any, Any]) -> dict[str, float]:
+    return {
+        "rmse": float(skm.root_mean_squared_error(y, predicted)),
+        "mae": float(skm.mean_absolute_error(y, predicted)),
+        "r2": float(skm.r2_score(y, predicted)),
+    }
+
+
+def evaluate_model(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: Task,
+    metric: str,
+    seed: int,
+    plots_dir: Path,
+    figures_dir: Path,
+    importance_repeats: int = 5,
+) -> dict[str, float]:
+    """Score ``model`` on the test split and write plot data and figures; return the metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    from sklearn.metrics import get_scorer
+
+    results: dict[str, float] = {metric: float(get_scorer(metric)(model, X, y))}
+    if task == "regression":
+        predicted = np.asarray(model.predict(X), dtype=float)
+        results |= regression_metrics(y, predicted)
+        _residuals(y, predicted, plots_dir, figures_dir)
+    else:
+        proba = np.asarray(model.predict_proba(X))
+        classes = np.asarray(model.classes_)
+        results |= classification_metrics(y, proba, classes)
+        _confusion(y, classes[np.argmax(proba, axis=1)], classes, plots_dir, figures_dir)
+        if len(classes) == 2:
+            _curves(np.asarray(y) == classes[1], proba[:, 1], plots_dir, figures_dir)
+    _importances(
+        model, X, y, metric=metric, seed=seed, repeats=importance_repeats, plots=plots_dir,
+        figures=figures_dir,
+    )  # fmt: skip
+    return results
+
+
+def _figure() -> Any:
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4.5), dpi=110)
+
+
+def _save(figure: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _curves(
+    positive: np.ndarray[Any, Any], score: np.ndarray[Any, Any], plots: Path, figures: Path
+) -> None:
+    fpr, tpr, _ = skm.roc_curve(positive, score)
+    precision, recall, _ = skm.precision_recall_curve(positive, score)
+    pd.DataFrame({"fpr": fpr, "tpr": tpr}).to_csv(plots / "roc.csv", index=False)
+    pd.DataFrame({"recall": recall, "precision": precision}).to_csv(plots / "pr.csv", index=False)
+    fig, ax = _figure()
+    ax.plot(fpr, tpr, label=f"AUC {skm.auc(fpr, tpr):.3f}")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
+    ax.legend(loc="lower right")
+    _save(fig, figures / "roc.png")
+    fig, ax = _figure()
+    ax.plot(recall, precision)
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve")
+    _save(fig, figures / "pr.png")
+
+
+def _confusion(
+    y: pd.Series,
+    predicted: np.ndarray[Any, Any],
+    classes: np.ndarray[Any, Any],
+    plots: Path,
+    figures: Path,
+) -> None:
+    pd.DataFrame({"actual": np.asarray(y).astype(str), "predicted": predicted.astype(str)}).to_csv(
+        plots / "confusion.csv", index=False
+    )
+    fig, ax = _figure()
+    skm.ConfusionMatrixDisplay.from_predictions(
+        np.asarray(y).astype(str), predicted.astype(str), labels=classes.astype(str), ax=ax,
+        colorbar=False,
+    )  # fmt: skip
+    ax.set_title("Confusion matrix (test split)")
+    _save(fig, figures / "confusion.png")
+
+
+def _residuals(y: pd.Series, predicted: np.ndarray[Any, Any], plots: Path, figures: Path) -> None:
+    actual = np.asarray(y, dtype=float)
+    pd.DataFrame({"actual": actual, "predicted": predicted, "residual": actual - predicted}).to_csv(
+        plots / "residuals.csv", index=False
+    )
+    fig, ax = _figure()
+    ax.scatter(predicted, actual - predicted, s=6, alpha=0.5)
+    ax.axhline(0, color="grey", linestyle="--")
+    ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test split)")
+    _save(fig, figures / "residuals.png")
+
+
+def _importances(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    metric: str,
+    seed: int,
+    repeats: int,
+    plots: Path,
+    figures: Path,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = permutation_importance(
+            model, X, y, scoring=metric, n_repeats=repeats, random_state=seed, n_jobs=1
+        )
+    table = pd.DataFrame(
+        {
+            "feature": X.columns,
+            "importance": found.importances_mean,
+            "std": found.importances_std,
+        }
+    ).sort_values("importance", ascending=False)
+    table.to_csv(plots / "importances.csv", index=False)
+    top = table.head(20).iloc[::-1]
+    fig, ax = _figure()
+    ax.barh(top["feature"].astype(str), top["importance"], xerr=top["std"])
+    ax.set(xlabel=f"drop in {metric} when shuffled", title="Permutation importances (test)")
+    _save(fig, figures / "importances.png")

@@ -1,0 +1,247 @@
+"""A search in MLflow: one parent run, one nested child run per Optuna trial.
+
+Child runs are written by a background thread while the trials run in their worker processes,
+one ``log_batch`` per trial (never one transaction per value), so tracking costs the search
+almost no wall time. Parameters keep the search's namespaced names (``lightgbm.num_leaves``),
+so MLflow's compare view lines the same hyperparameter up across runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
+from automl.tracking.connection import TrackingError, client, experiment_id
+
+logger = logging.getLogger(__name__)
+
+# MLflow's limits per log_batch request.
+_MAX_PARAMS, _MAX_TAGS, _MAX_METRICS = 100, 100, 1000
+_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class MlflowSearchTracker(SearchObserver):
+    """Logs a search to MLflow. Create it before the search: it checks the server first."""
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        experiment: str,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        dataset: pd.DataFrame | None = None,
+        dataset_name: str = "train",
+        dataset_source: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        self.client = client(uri)
+        self.experiment_id = experiment_id(self.client, experiment)
+        self.params = params or {}
+        self.tags = tags or {}
+        self.dataset = dataset
+        self.dataset_name = dataset_name
+        self.dataset_source = dataset_source
+        self.target = target
+        self.run_id: str | None = None
+        self._queue: queue.Queue[TrialRecord | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._errors: list[str] = []
+        self.logged_trials = 0
+
+    # -- observer hooks -------------------------------------------------------------------
+
+    def on_search_start(self, start: SearchStart) -> None:
+        from mlflow.entities import Param, RunTag
+
+        self._close_stale_runs(start.study_name)
+        tags = {
+            "mlflow.runName": f"search {start.study_name}",
+            "automl.kind": "search",
+            "automl.study_name": start.study_name,
+            "automl.storage": start.storage,
+            "automl.task": start.task,
+            "automl.metric": start.metric,
+            "automl.families": ",".join(start.families),
+            **{f"automl.skipped.{k}": v for k, v in start.skipped.items()},
+            **self.tags,
+        }
+        run = self.client.create_run(self.experiment_id, tags=tags)
+        self.run_id = run.info.run_id
+        params = [Param(k, v[:6000]) for k, v in sorted(self.params.items())]
+        for chunk in _chunks(params, _MAX_PARAMS):
+            self.client.log_batch(self.run_id, params=chunk)
+        self.client.log_batch(
+            self.run_id,
+            tags=[
+                RunTag("automl.n_rows", str(start.n_rows)),
+                RunTag("automl.n_features", str(start.n_features)),
+                RunTag("automl.cv", str(start.cv)),
+            ],
+        )
+        if self.dataset is not None:
+            self._log_dataset()
+        self._writer = threading.Thread(target=self._write, name="mlflow-trials", daemon=True)
+        self._writer.start()
+        for record in start.earlier:
+            self._queue.put(record)
+
+    def on_trial_end(self, record: TrialRecord, best: TrialRecord | None) -> None:
+        self._queue.put(record)
+
+    def on_search_end(self, end: SearchEnd) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        self._drain()
+        assert self.run_id is not None
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric("trials_complete", end.n_complete, now, 0),
+            Metric("trials_pruned", end.n_pruned, now, 0),
+            Metric("trials_failed", end.n_failed, now, 0),
+            Metric("search_duration_s", end.duration_s, now, 0),
+        ]
+        tags = [RunTag("automl.stopped_by", end.stopped_by)]
+        if end.best is not None and end.best.cv_mean is not None:
+            metrics += [Metric("best_cv_score", end.best.cv_mean, now, 0)]
+            if end.best.cv_std is not None:
+                metrics += [Metric("best_cv_std", end.best.cv_std, now, 0)]
+            tags += [
+                RunTag("automl.best_family", end.best.family),
+                RunTag("automl.best_trial", str(end.best.number)),
+            ]
+        self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
+        if self._errors:
+            raise TrackingError(
+                f"{len(self._errors)} of the search's trials could not be logged to MLflow "
+                f"(first error: {self._errors[0]}). The trials are kept in the Optuna study: "
+                "rerun the search to log them again."
+            )
+
+    # -- after the search -----------------------------------------------------------------
+
+    def log_search_artifacts(self, leaderboard: pd.DataFrame, study: Any) -> None:
+        """The leaderboard CSV and Optuna's plots (self-contained HTML) on the parent run."""
+        assert self.run_id is not None
+        with tempfile.TemporaryDirectory(prefix="automl-mlflow-") as tmp:
+            folder = Path(tmp) / "search"
+            folder.mkdir()
+            leaderboard.to_csv(folder / "leaderboard.csv", index=False)
+            for name, figure in _optuna_plots(study).items():
+                # The plotly library is embedded so the plots open without a network.
+                figure.write_html(folder / f"{name}.html", include_plotlyjs=True)
+            self.client.log_artifacts(self.run_id, str(folder), artifact_path="search")
+        self.client.set_terminated(self.run_id, status="FINISHED")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _log_dataset(self) -> None:
+        from mlflow.data.pandas_dataset import from_pandas
+        from mlflow.entities import DatasetInput, InputTag
+
+        assert self.run_id is not None and self.dataset is not None
+        dataset = from_pandas(
+            self.dataset,
+            source=self.dataset_source or "in-memory DataFrame",
+            name=self.dataset_name,
+            targets=self.target,
+        )
+        entity = DatasetInput(
+            dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")]
+        )
+        self.client.log_inputs(self.run_id, datasets=[entity])
+
+    def _close_stale_runs(self, study_name: str) -> None:
+        """Parent runs of this study left RUNNING by a killed process are marked KILLED."""
+        stale = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`automl.study_name` = '{study_name}' and attributes.status = 'RUNNING'"
+            ),
+            max_results=100,
+        )
+        for run in stale:
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+
+    def _write(self) -> None:
+        while True:
+            record = self._queue.get()
+            try:
+                if record is None:
+                    return
+                self._log_trial(record)
+                self.logged_trials += 1
+            except Exception as exc:  # a tracking hiccup must not kill the search
+                self._errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                logger.warning("could not log trial to MLflow: %s", self._errors[-1])
+            finally:
+                self._queue.task_done()
+
+    def _drain(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+
+    def _log_trial(self, record: TrialRecord) -> None:
+        from mlflow.entities import Metric, Param
+
+        assert self.run_id is not None
+        start_ms = int((record.started_at or time.time()) * 1000)
+        tags = {
+            "mlflow.parentRunId": self.run_id,
+            "mlflow.runName": f"trial {record.number} {record.family}",
+            "automl.kind": "trial",
+            "automl.trial": str(record.number),
+            "automl.family": record.family,
+            "automl.state": record.state,
+        }
+        if record.reason:
+            tags["automl.reason"] = record.reason[:5000]
+        run = self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags)
+        params = [Param("family", record.family)] + [
+            Param(f"{record.family}.{k}", str(v)[:6000]) for k, v in sorted(record.params.items())
+        ]
+        values: dict[str, float] = {
+            "fit_time_s": record.fit_time_s,
+            "predict_time_s": record.predict_time_s,
+            "duration_s": record.duration_s,
+            "folds_done": float(len(record.cv_scores)),
+        }
+        if record.cv_mean is not None:
+            values["cv_mean"] = record.cv_mean
+        if record.cv_std is not None:
+            values["cv_std"] = record.cv_std
+        values.update({f"cv_fold_{i + 1}": s for i, s in enumerate(record.cv_scores)})
+        metrics = [Metric(k, float(v), start_ms, 0) for k, v in values.items()]
+        self.client.log_batch(run.info.run_id, metrics=metrics, params=params[:_MAX_PARAMS])
+        end_ms = start_ms + int(record.duration_s * 1000)
+        self.client.set_terminated(run.info.run_id, status=_STATUS[record.state], end_time=end_ms)
+
+
+def _optuna_plots(study: Any) -> dict[str, Any]:
+    """Optuna's standard plots of a study; a plot Optuna cannot draw for it is left out."""
+    from optuna import visualization
+
+    figures: dict[str, Any] = {}
+    for name in _PLOTS:
+        try:
+            figures[name] = getattr(visualization, f"plot_{name}")(study)
+        except (ValueError, RuntimeError) as exc:  # e.g. importances need two complete trials
+            logger.info("no %s plot: %s", name, exc)
+    return figures
