@@ -13,6 +13,7 @@ import queue
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,12 +156,15 @@ class MlflowSearchTracker(SearchObserver):
         from mlflow.entities import DatasetInput, InputTag
 
         assert self.run_id is not None and self.dataset is not None
-        dataset = from_pandas(
-            self.dataset,
-            source=self.dataset_source or "in-memory DataFrame",
-            name=self.dataset_name,
-            targets=self.target,
-        )
+        with warnings.catch_warnings():
+            # Schema hints about integer columns and source guessing are not for our users.
+            warnings.simplefilter("ignore")
+            dataset = from_pandas(
+                self.dataset,
+                source=self.dataset_source or "in-memory DataFrame",
+                name=self.dataset_name,
+                targets=self.target,
+            )
         entity = DatasetInput(
             dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")]
         )
@@ -241,7 +245,10 @@ def _optuna_plots(study: Any) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for name in _PLOTS:
         try:
-            figures[name] = getattr(visualization, f"plot_{name}")(study)
+            with warnings.catch_warnings():
+                # Importance estimates warn about conditional parameters; the plot is still right.
+                warnings.simplefilter("ignore")
+                figures[name] = getattr(visualization, f"plot_{name}")(study)
         except (ValueError, RuntimeError) as exc:  # e.g. importances need two complete trials
             logger.info("no %s plot: %s", name, exc)
     return figures
