@@ -27,6 +27,8 @@ def base_params(**sections: Any) -> dict[str, Any]:
         "ingest": {"source": {"type": "demo"}},
         "prepare": {},
         "split": {"test_size": 0.2, "cv_folds": 5, "seed": 42},
+        # Tests that track say where; the others leave no mlflow.db behind.
+        "tracking": {"enabled": False},
     }
     for name, values in sections.items():
         params[name] = {**params.get(name, {}), **values}

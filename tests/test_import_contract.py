@@ -37,3 +37,15 @@ def test_the_checker_sees_imports() -> None:
     automl_imports = set().union(*imported_modules("automl").values())
     assert "pandas" in automl_imports
     assert Path(REPO_ROOT / "governance" / "cli.py").is_file()
+
+
+@pytest.mark.parametrize(("library", "home"), [("mlflow", "automl/tracking/")])
+def test_only_one_package_imports(library: str, home: str) -> None:
+    offenders = [
+        path
+        for package in ("automl", "governance")
+        for path, names in imported_modules(package).items()
+        if not path.startswith(home)
+        and any(n == library or n.startswith(f"{library}.") for n in names)
+    ]
+    assert not offenders

@@ -62,7 +62,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "copy")
     log = sh(root, "dvc", "repro")
-    for stage in ("ingest", "prepare", "search", "train"):
+    for stage in ("ingest", "prepare", "search", "train", "evaluate"):
         assert f"Running stage '{stage}'" in log
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "--allow-empty", "-m", "reproduced")
@@ -98,7 +98,12 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert len(train) + len(test) == 4454
     assert len(test) == math.ceil(0.2 * 4454)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train"}
+    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train", "evaluate"}
+    evaluation = json.loads((project / "results/evaluate/metrics.json").read_text())
+    assert evaluation["metric"] == "roc_auc"
+    assert 0.5 < evaluation["roc_auc"] <= 1
+    assert (project / "results/evaluate/figures/roc.png").stat().st_size > 1000
+    assert "roc_auc" in sh(project, "dvc", "metrics", "show")
     summary = json.loads((project / "results/search/summary.json").read_text())
     assert summary["trials"]["total"] == 12
     assert summary["metric"] == "roc_auc"
@@ -209,8 +214,21 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
 
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
     reads = {
-        "search": {"split.cv_folds", *(f"search.{k}" for k in SearchParams.model_fields)},
-        "train": {"search.seed", *(f"train.{k}" for k in TrainParams.model_fields)},
+        "search": {
+            "split.cv_folds",
+            "tracking.enabled",
+            "tracking.uri",
+            "tracking.experiment",
+            *(f"search.{k}" for k in SearchParams.model_fields),
+        },
+        "train": {
+            "search.seed",
+            "tracking.enabled",
+            "tracking.uri",
+            "tracking.registered_model",
+            *(f"train.{k}" for k in TrainParams.model_fields),
+        },
+        "evaluate": {"search.seed", "tracking.enabled", "tracking.uri"},
         "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields)},
         "prepare": {
             *(f"data.{k}" for k in DataParams.model_fields),

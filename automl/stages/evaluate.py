@@ -73,7 +73,8 @@ def run(
             log_evaluation(
                 uri=params.tracking.uri,
                 run_id=run_id,
-                metrics={**scores, "cv_test_gap": report["cv_test_gap"]},
+                metrics=scores,
+                extra_metrics={"cv_test_gap": report["cv_test_gap"]},
                 folder=figures,
                 registered_model=trained.get("registered_model"),
                 model_version=trained.get("model_version"),

@@ -64,11 +64,12 @@ def log_and_register_model(
     whole = sample.select_dtypes(include="integer").columns
     sample = sample.astype(dict.fromkeys(whole, "float64"))
     try:
-        signature = infer_signature(sample, model.predict(sample))
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-            # cloudpickle is chosen on purpose (see below); MLflow warns about it every time.
+            # cloudpickle is chosen on purpose (see below) and integer columns are handled
+            # above; MLflow warns about both every time.
             warnings.simplefilter("ignore")
             logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+            signature = infer_signature(sample, model.predict(sample))
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -92,17 +93,19 @@ def log_evaluation(
     uri: str,
     run_id: str,
     metrics: dict[str, float],
+    extra_metrics: dict[str, float] | None = None,
     folder: Path,
     registered_model: str | None = None,
     model_version: str | None = None,
 ) -> None:
-    """Test metrics (``test_*``) and the evaluation's files on the run; metrics also as tags of
-    the model version, so the registry shows them."""
+    """Test metrics (as ``test_*``, plus ``extra_metrics`` as named) and the evaluation's files
+    on the run; the test metrics also as tags of the model version, so the registry shows them."""
     from mlflow.entities import Metric
 
     mlflow_client = client(uri)
     now = int(time.time() * 1000)
     batch = [Metric(f"test_{k}", float(v), now, 0) for k, v in metrics.items()]
+    batch += [Metric(k, float(v), now, 0) for k, v in (extra_metrics or {}).items()]
     for start in range(0, len(batch), 1000):
         mlflow_client.log_batch(run_id, metrics=batch[start : start + 1000])
     mlflow_client.log_artifacts(run_id, str(folder), artifact_path="evaluation")

@@ -1,0 +1,216 @@
+"""A whole pipeline logged to a real ``mlflow server`` (SQLite and PostgreSQL backends),
+checked through MLflow's REST API as the UI and other tools see it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from automl.stages import evaluate, ingest, prepare, search, train
+from automl.tracking import TrackingError
+from tests.conftest import PG_URL, base_params
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(backend: str, workdir: Path) -> Iterator[str]:
+    port = _free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(mlflow), "server", "--backend-store-uri", backend,
+            "--artifacts-destination", (workdir / "artifacts").as_uri(), "--serve-artifacts",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start")
+        if process.poll() is not None:
+            pytest.fail(f"mlflow server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("mlflow-sqlite")
+    yield from _start_server(f"sqlite:///{workdir / 'mlflow.db'}", workdir)
+
+
+@pytest.fixture(scope="module")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import psycopg
+
+    name = f"mlflow_test_{uuid.uuid4().hex[:8]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    workdir = tmp_path_factory.mktemp("mlflow-postgres")
+    try:
+        backend = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield from _start_server(backend, workdir)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_pipeline(root: Path, uri: str, experiment: str) -> dict[str, Any]:
+    params = base_params(
+        search={
+            "time_budget_s": None, "n_trials": 6, "families": ["linear", "lightgbm"],
+            "storage": f"sqlite:///{root / 'optuna.db'}", "n_jobs": 1,
+        },
+        tracking={
+            "enabled": True, "uri": uri, "experiment": experiment,
+            "registered_model": experiment,
+        },
+    )  # fmt: skip
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    ingest.run(params_path=path, data_out=root / "d.parquet", profile_out=root / "p.json")
+    prepare.run(
+        params_path=path, data_in=root / "d.parquet", train_out=root / "train.parquet",
+        test_out=root / "test.parquet", report_out=root / "checks.json", show_progress=False,
+    )  # fmt: skip
+    search.run(
+        params_path=path, train_in=root / "train.parquet", checks_in=root / "checks.json",
+        leaderboard_out=root / "lb.csv", best_out=root / "best.json",
+        summary_out=root / "summary.json",
+    )  # fmt: skip
+    trained = train.run(
+        params_path=path, train_in=root / "train.parquet", checks_in=root / "checks.json",
+        best_in=root / "best.json", model_out=root / "model.pkl",
+        summary_out=root / "train.json",
+    )  # fmt: skip
+    report = evaluate.run(
+        params_path=path, test_in=root / "test.parquet", checks_in=root / "checks.json",
+        model_in=root / "model.pkl", best_in=root / "best.json",
+        train_summary_in=root / "train.json", metrics_out=root / "metrics.json",
+        plots_out=root / "plots", figures_out=root / "figures",
+    )  # fmt: skip
+    return {"train": trained, "evaluate": report}
+
+
+def api(url: str, endpoint: str, **payload: Any) -> dict[str, Any]:
+    if payload.pop("get", False):
+        response = requests.get(f"{url}/api/2.0/mlflow/{endpoint}", params=payload, timeout=30)
+    else:
+        response = requests.post(f"{url}/api/2.0/mlflow/{endpoint}", json=payload, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("backend", ["sqlite_server", "postgres_server"])
+def test_a_pipeline_lands_completely_in_the_tracking_server(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    url = request.getfixturevalue(backend)
+    monkeypatch.chdir(tmp_path)
+    experiment = f"exp-{backend}-{uuid.uuid4().hex[:6]}"
+    outcome = run_pipeline(tmp_path, url, experiment)
+
+    exp_id = api(url, "experiments/get-by-name", get=True, experiment_name=experiment)[
+        "experiment"
+    ]["experiment_id"]
+    parents = api(
+        url, "runs/search", experiment_ids=[exp_id],
+        filter="tags.`automl.kind` = 'search'",
+    )["runs"]  # fmt: skip
+    assert len(parents) == 1
+    parent = parents[0]
+    run_id = parent["info"]["run_id"]
+    params = {p["key"]: p["value"] for p in parent["data"]["params"]}
+    assert params["search.n_trials"] == "6"
+    assert params["split.test_size"] == "0.2"
+    metrics = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
+    assert {"best_cv_score", "trials_complete", "test_roc_auc", "cv_test_gap"} <= set(metrics)
+    assert metrics["test_roc_auc"] == pytest.approx(outcome["evaluate"]["roc_auc"])
+    dataset = parent["inputs"]["dataset_inputs"][0]["dataset"]
+    assert dataset["name"] == "Status train"
+    assert dataset["digest"]
+    assert "train.parquet" in dataset["source"]
+    assert "Income" in dataset["schema"]
+
+    children = api(
+        url, "runs/search", experiment_ids=[exp_id],
+        filter=f"tags.mlflow.parentRunId = '{run_id}'", max_results=100,
+    )["runs"]  # fmt: skip
+    assert len(children) == 6
+    for child in children:
+        tags = {t["key"]: t["value"] for t in child["data"]["tags"]}
+        child_params = {p["key"]: p["value"] for p in child["data"]["params"]}
+        child_metrics = {m["key"]: m["value"] for m in child["data"]["metrics"]}
+        family = tags["automl.family"]
+        assert child_params["family"] == family
+        assert any(k.startswith(f"{family}.") for k in child_params)
+        assert {"fit_time_s", "predict_time_s"} <= set(child_metrics)
+        if tags["automl.state"] == "COMPLETE":
+            assert {"cv_mean", "cv_std", "cv_fold_1", "cv_fold_5"} <= set(child_metrics)
+        else:
+            assert tags["automl.reason"]
+
+    listed = api(url, "artifacts/list", get=True, run_id=run_id, path="search")
+    names = {f["path"] for f in listed["files"]}
+    assert {"search/leaderboard.csv", "search/optimization_history.html"} <= names
+    evaluation = api(url, "artifacts/list", get=True, run_id=run_id, path="evaluation")
+    assert "evaluation/roc.png" in {f["path"] for f in evaluation["files"]}
+
+    version = api(url, "registered-models/alias", get=True, name=experiment, alias="candidate")[
+        "model_version"
+    ]
+    assert version["run_id"] == run_id
+    assert version["version"] == outcome["train"]["model_version"]
+    version_tags = {t["key"]: t["value"] for t in version["tags"]}
+    assert version_tags["data_hash"].startswith("sha256:")
+    assert "test_roc_auc" in version_tags
+    assert "cv_roc_auc" in version_tags
+
+
+def test_an_unreachable_server_fails_before_any_search_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"http://127.0.0.1:{_free_port()}"
+    with pytest.raises(TrackingError, match="is unreachable"):
+        run_pipeline(tmp_path, uri, "nowhere")
+    # ingest and prepare do not track; the search refused before opening its study.
+    assert (tmp_path / "train.parquet").exists()
+    assert not (tmp_path / "optuna.db").exists()
+    assert not (tmp_path / "lb.csv").exists()
