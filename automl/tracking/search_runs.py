@@ -165,9 +165,9 @@ class MlflowSearchTracker(SearchObserver):
                 name=self.dataset_name,
                 targets=self.target,
             )
-        entity = DatasetInput(
-            dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")]
-        )
+            entity = DatasetInput(
+                dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")]
+            )
         self.client.log_inputs(self.run_id, datasets=[entity])
 
     def _close_stale_runs(self, study_name: str) -> None:

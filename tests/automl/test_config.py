@@ -160,11 +160,13 @@ def test_every_params_key_is_documented() -> None:
         SearchParams,
         SplitParams,
         SqlSource,
+        TrackingParams,
         TrainParams,
     )
 
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     models = [DataParams, IngestParams, PrepareParams, SplitParams, SearchParams, TrainParams]
+    models += [TrackingParams]
     models += [DemoSource, CsvSource, ParquetSource, SqlSource]
     undocumented = [
         f"{model.__name__}.{name}"
