@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from automl.config import Params, load_params
 from automl.exceptions import DataError
 
 
@@ -44,3 +45,14 @@ def read_stage_json(path: str | Path, *, made_by: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise DataError(f"{file}: expected a JSON object; rerun `dvc repro --force {made_by}`.")
     return payload
+
+
+def load_tracked_params(path: str | Path) -> Params:
+    """params.yaml, after checking that the MLflow server it names (if any) answers: a stage
+    that tracks fails before doing any work when tracking would fail after it."""
+    params = load_params(path)
+    if params.tracking.enabled:
+        from automl.tracking import check_reachable
+
+        check_reachable(params.tracking.uri)
+    return params

@@ -10,10 +10,9 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from automl.config import load_params
 from automl.evaluate import evaluate_model
 from automl.stages._atomic import atomic_outputs
-from automl.stages._io import read_stage_json, read_stage_parquet
+from automl.stages._io import load_tracked_params, read_stage_json, read_stage_parquet
 
 
 def run(
@@ -28,11 +27,7 @@ def run(
     plots_out: str | Path,
     figures_out: str | Path,
 ) -> dict[str, Any]:
-    params = load_params(params_path)
-    if params.tracking.enabled:
-        from automl.tracking import check_reachable
-
-        check_reachable(params.tracking.uri)
+    params = load_tracked_params(params_path)
     checks = read_stage_json(checks_in, made_by="prepare")
     best = read_stage_json(best_in, made_by="search")
     trained = read_stage_json(train_summary_in, made_by="train")

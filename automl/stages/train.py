@@ -16,13 +16,12 @@ from typing import Any
 import pandas as pd
 import sklearn
 
-from automl.config import load_params
 from automl.data.profile import content_hash
 from automl.estimator import refit_best
 from automl.labels import encode_classes
 from automl.preprocess import plan_columns
 from automl.stages._atomic import atomic_outputs
-from automl.stages._io import read_stage_json
+from automl.stages._io import load_tracked_params, read_stage_json
 from automl.stages.search import training_table
 
 
@@ -35,11 +34,7 @@ def run(
     model_out: str | Path,
     summary_out: str | Path,
 ) -> dict[str, Any]:
-    params = load_params(params_path)
-    if params.tracking.enabled:
-        from automl.tracking import check_reachable
-
-        check_reachable(params.tracking.uri)
+    params = load_tracked_params(params_path)
     checks = read_stage_json(checks_in, made_by="prepare")
     best = read_stage_json(best_in, made_by="search")
     X, y = training_table(train_in, checks)
