@@ -7,3 +7,16 @@ class GovernanceError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
 
     exit_code = 1
+
+
+class IntegrityError(GovernanceError):
+    """A sealed object failed authentication: altered, truncated, reordered, swapped for
+    another object, or opened with the wrong key. No plaintext of it is to be trusted."""
+
+    exit_code = 4
+
+
+class KeyUnavailableError(GovernanceError):
+    """A key is missing, retired or shredded."""
+
+    exit_code = 5
