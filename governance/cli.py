@@ -1,15 +1,24 @@
 """The ``governance`` command: a thin Typer app over the governance library.
 
 Errors become exit codes here and nowhere else: 0 success, 1 a failed operation, 2 a bad
-command line.
+command line, 3 no such object, 4 an integrity failure (tampered or corrupt), 5 a key that is
+missing, retired or shredded.
+
+The keyring and the store default to ``.keys/`` and ``.store/`` in the current directory
+(``GOVERNANCE_KEYRING`` and ``GOVERNANCE_STORE`` override them).
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from governance import __version__
@@ -22,7 +31,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+keys_app = typer.Typer(help="Key-encryption keys and data keys.", no_args_is_help=True)
+store_app = typer.Typer(help="The sealed artifact store.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(store_app, name="store")
+out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+KeyringOption = Annotated[
+    Path,
+    typer.Option("--keyring", envvar="GOVERNANCE_KEYRING", help="The local keyring directory."),
+]
+StoreOption = Annotated[
+    Path, typer.Option("--store", envvar="GOVERNANCE_STORE", help="The sealed store directory.")
+]
+PRODUCTION_NOTE = (
+    "NOTE: this keyring keeps the key-encryption keys on this machine (files 0600). That "
+    "protects copies of the data elsewhere (DVC remotes, backups), not this machine itself: "
+    "in production, use an external KMS or HSM behind the KeyProvider interface."
+)
+
+
+def _store(store: Path, keyring: Path):  # type: ignore[no-untyped-def]
+    from governance.keys import LocalKeyring
+    from governance.store import SealedStore
+
+    return SealedStore(store, LocalKeyring(keyring))
 
 
 @app.callback()
@@ -34,6 +68,165 @@ def _main() -> None:
 def version() -> None:
     """Print the installed version."""
     typer.echo(f"automl-governance {__version__}")
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+@keys_app.command("init")
+def keys_init(keyring: KeyringOption = Path(".keys")) -> None:
+    """Create the local keyring with a first key-encryption key."""
+    from governance.keys import LocalKeyring
+
+    ref = LocalKeyring(keyring).init()
+    out.print(f"created keyring {keyring} with {ref.kek_id} v{ref.version}")
+    err.print(Text(PRODUCTION_NOTE, style="bold yellow"))
+
+
+@keys_app.command("list")
+def keys_list(keyring: KeyringOption = Path(".keys")) -> None:
+    """List the key-encryption key's versions (never the keys)."""
+    from governance.keys import LocalKeyring
+
+    table = Table(title=f"keyring {keyring}")
+    for column in ("version", "status", "primary", "created at"):
+        table.add_column(column)
+    for entry in LocalKeyring(keyring).versions():
+        table.add_row(
+            str(entry["version"]), entry["status"], "yes" if entry["primary"] else "",
+            _when(entry["created_at"]),
+        )  # fmt: skip
+    out.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(keyring: KeyringOption = Path(".keys")) -> None:
+    """Make a new KEK version primary and re-wrap every data key (no data is re-encrypted)."""
+    from governance.keys import LocalKeyring
+
+    ring = LocalKeyring(keyring)
+    ref = ring.rotate()
+    count = len(list(ring.object_ids()))
+    out.print(f"{ref.kek_id} v{ref.version} is primary; {count} data keys re-wrapped")
+
+
+@keys_app.command("shred")
+def keys_shred(
+    object_id: Annotated[
+        str | None, typer.Argument(help="The object whose key to destroy.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="A KEK version to destroy.")
+    ] = None,
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Destroy an object's data key (or a KEK version): every copy becomes unreadable."""
+    from governance.keys import LocalKeyring
+
+    ring = LocalKeyring(keyring)
+    if (object_id is None) == (version is None):
+        raise typer.BadParameter("give an object id or --version, not both")
+    if object_id is not None:
+        ring.shred(object_id)
+        out.print(f"shredded the data key of {object_id!r}: every copy of it is now unreadable")
+    else:
+        assert version is not None
+        ring.shred_version(version)
+        out.print(f"shredded KEK v{version}")
+
+
+# -- store --------------------------------------------------------------------------------
+
+
+@store_app.command("put")
+def store_put(
+    object_id: Annotated[str, typer.Argument(help="The new object's id.")],
+    source: Annotated[Path, typer.Argument(help="The file to seal ('-' for stdin).")],
+    store: StoreOption = Path(".store"),
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Seal a file (or stdin) into the store."""
+    data = sys.stdin.buffer if str(source) == "-" else source
+    if str(source) != "-" and not source.is_file():
+        raise GovernanceError(f"{source}: no such file to put")
+    info = _store(store, keyring).put(object_id, data)
+    out.print(f"sealed {object_id!r}: {info.size} bytes, sha256 {info.sha256[:16]}…, "
+              f"{info.kek_id} v{info.kek_version}")  # fmt: skip
+
+
+@store_app.command("get")
+def store_get(
+    object_id: Annotated[str, typer.Argument(help="The object to unseal.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")
+    ] = None,
+    store: StoreOption = Path(".store"),
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Unseal an object to stdout (or --out); nothing is written unless all of it verifies."""
+    data = _store(store, keyring).get(object_id)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
+
+
+@store_app.command("ls")
+def store_ls(store: StoreOption = Path(".store"), keyring: KeyringOption = Path(".keys")) -> None:
+    """List the sealed objects."""
+    table = Table(title=f"store {store}")
+    for column in ("object", "bytes", "sha256", "key", "created by", "created at"):
+        table.add_column(column)
+    for info in _store(store, keyring).list():
+        table.add_row(
+            info.object_id, str(info.size), info.sha256[:16] + "…",
+            f"{info.kek_id} v{info.kek_version}", info.created_by, _when(info.created_at),
+        )  # fmt: skip
+    out.print(table)
+
+
+@store_app.command("stat")
+def store_stat(
+    object_id: Annotated[str, typer.Argument()],
+    store: StoreOption = Path(".store"),
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """An object's record, as JSON."""
+    out.print_json(json.dumps(asdict(_store(store, keyring).stat(object_id))))
+
+
+@store_app.command("verify")
+def store_verify(
+    object_id: Annotated[str | None, typer.Argument(help="One object; all when left out.")] = None,
+    store: StoreOption = Path(".store"),
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Check every object (or one) end to end; exit 4 if any is corrupt."""
+    report = _store(store, keyring).verify(object_id)
+    for oid, status in report.items():
+        style = "green" if status == "ok" else "yellow" if status == "shredded" else "bold red"
+        out.print(Text.assemble((f"{status.split(':')[0]:9}", style), f" {oid}",
+                                status[len(status.split(':')[0]):]))  # fmt: skip
+    if any(s.startswith("corrupt") for s in report.values()):
+        raise typer.Exit(4)
+
+
+@store_app.command("rm")
+def store_rm(
+    object_id: Annotated[str, typer.Argument()],
+    store: StoreOption = Path(".store"),
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Delete an object (its key stays; `governance keys shred` destroys it)."""
+    _store(store, keyring).delete(object_id)
+    out.print(f"deleted {object_id!r}")
+
+
+def _when(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def main() -> None:
