@@ -161,9 +161,13 @@ class SealedStore:
             return []
         return [self.stat(p.stem) for p in sorted(folder.glob("*.json"))]
 
-    def open(self, object_id: str) -> Iterator[bytes]:
+    def open(self, object_id: str) -> Iterator[memoryview]:
         """Stream the plaintext segment by segment; raises :class:`IntegrityError` at the first
-        bad segment or at a cut-off end (then discard what was read)."""
+        bad segment or at a cut-off end (then discard what was read).
+
+        Each segment is a read-only view into a reused buffer, valid until the next is asked
+        for: copy it to keep it. No copy is made that the caller does not ask for.
+        """
         info = self.stat(object_id)
         try:
             key, _ = self.keys.data_key(object_id)
@@ -172,11 +176,13 @@ class SealedStore:
             raise
         aead = SegmentedAead(key, SegmentedAeadParams(segment_size=info.segment_size))
         try:
-            with self._sealed(object_id).open("rb") as source:
-                for segment in aead.open_segments(
-                    source, associated_data(object_id), label=f"object {object_id!r}"
-                ):
-                    yield bytes(segment)
+            # Unbuffered: the kernel copies straight into the segment buffer, once.
+            with self._sealed(object_id).open("rb", buffering=0) as source:
+                yield from aead.open_segments(
+                    source,
+                    associated_data(object_id),
+                    label=f"object {object_id!r}",
+                )
         except (IntegrityError, FileNotFoundError) as exc:
             self._report("get", object_id, "corrupt", str(exc))
             if isinstance(exc, FileNotFoundError):
@@ -186,7 +192,10 @@ class SealedStore:
 
     def get(self, object_id: str) -> bytes:
         """The whole plaintext, in memory, returned only after every segment verified."""
-        return b"".join(self.open(object_id))
+        whole = bytearray()
+        for segment in self.open(object_id):
+            whole += segment
+        return bytes(whole)
 
     def verify(self, object_id: str | None = None) -> dict[str, str]:
         """``{object id: status}``: ``ok``, ``shredded`` or ``corrupt: <why>``."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -113,7 +114,9 @@ class SegmentedAead:
 
         Two preallocated plaintext buffers (one segment of look-ahead tells which segment is
         the last) and one output buffer: memory stays at three segments whatever the size.
-        ``on_plaintext`` sees each plaintext segment (e.g. to hash it) before it is sealed.
+        ``on_plaintext`` sees each plaintext segment (e.g. to hash it); it runs in a helper
+        thread while the segment is encrypted and written (hashing releases the GIL, so the
+        two overlap on two cores), and must only read the view.
         """
         p = self.params
         salt, prefix = os.urandom(p.derived_key_size), os.urandom(NONCE_PREFIX_SIZE)
@@ -124,20 +127,22 @@ class SegmentedAead:
         out = memoryview(bytearray(p.segment_size))
         index, total = 0, 0
         filled = _read_full(source, current[: p.plaintext_size(0)])
-        while True:
-            more = _read_full(source, ahead[: p.plaintext_size(index + 1)])
-            last = more == 0
-            chunk = current[:filled]
-            if on_plaintext is not None:
-                on_plaintext(chunk)
-            sealed = out[: filled + TAG_SIZE]
-            aead.encrypt_into(_nonce(prefix, index, last), chunk, None, sealed)
-            sink.write(sealed)
-            total += filled
-            if last:
-                return total
-            current, ahead, filled = ahead, current, more
-            index += 1
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            while True:
+                more = _read_full(source, ahead[: p.plaintext_size(index + 1)])
+                last = more == 0
+                chunk = current[:filled]
+                seen = helper.submit(on_plaintext, chunk) if on_plaintext is not None else None
+                sealed = out[: filled + TAG_SIZE]
+                aead.encrypt_into(_nonce(prefix, index, last), chunk, None, sealed)
+                sink.write(sealed)
+                if seen is not None:
+                    seen.result()  # the buffer is refilled next: the helper must be done
+                total += filled
+                if last:
+                    return total
+                current, ahead, filled = ahead, current, more
+                index += 1
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -194,7 +199,7 @@ class SegmentedAead:
                     f"segment {index}{what} failed authentication: the data was altered, cut "
                     "short, reordered or swapped, or the key is wrong"
                 ) from None
-            yield out[:size]
+            yield out[:size].toreadonly()
             if last:
                 return
             current, ahead, filled = ahead, current, more
