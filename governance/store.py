@@ -46,6 +46,7 @@ class ObjectInfo:
     created_by: str
     created_at: float
     format: str = FORMAT
+    name: str = ""  # a logical path, for stores that hold named files (MLflow artifacts)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,13 @@ class SealedStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, object_id: str, data: bytes | BinaryIO | str | os.PathLike[str]) -> ObjectInfo:
+    def put(
+        self,
+        object_id: str,
+        data: bytes | BinaryIO | str | os.PathLike[str],
+        *,
+        name: str = "",
+    ) -> ObjectInfo:
         """Seal ``data`` (bytes, a binary stream, or a file path) as ``object_id``."""
         if self._record(object_id).exists():
             self._report("put", object_id, "refused", "exists")
@@ -129,7 +136,7 @@ class SealedStore:
             info = ObjectInfo(
                 object_id=object_id, size=size, sha256=digest.hexdigest(), kek_id=ref.kek_id,
                 kek_version=ref.version, segment_size=self.params.segment_size,
-                created_by=self.actor, created_at=self.clock(),
+                created_by=self.actor, created_at=self.clock(), name=name,
             )  # fmt: skip
             Path(tmp).replace(self._sealed(object_id))
             _write_json(self._record(object_id), asdict(info))
