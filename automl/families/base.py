@@ -58,6 +58,9 @@ class Family(ABC):
     tasks: ClassVar[frozenset[Task]] = ALL_TASKS
     encoding: ClassVar[Encoding] = "onehot"
     scale: ClassVar[bool] = False
+    # Families whose cost grows too fast with the rows declare a limit and why.
+    max_rows: ClassVar[int | None] = None
+    max_rows_reason: ClassVar[str] = ""
 
     @abstractmethod
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
@@ -71,6 +74,8 @@ class Family(ABC):
         """Why this family does not fit the data (it is then left out), or None."""
         if task not in self.tasks:
             return f"{self.name} does not support {task} tasks"
+        if self.max_rows is not None and n_rows > self.max_rows:
+            return f"{self.name} skipped: {n_rows} rows > {self.max_rows}; {self.max_rows_reason}"
         return None
 
     def __reduce__(self) -> str | tuple[Any, ...]:

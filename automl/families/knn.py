@@ -15,6 +15,8 @@ class KNearestNeighbors(Family):
     name = "knn"
     encoding = "onehot"
     scale = True
+    max_rows = MAX_ROWS
+    max_rows_reason = "it scans every training row at predict time"
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         return {
@@ -28,11 +30,3 @@ class KNearestNeighbors(Family):
 
         cls = KNeighborsRegressor if context.task == "regression" else KNeighborsClassifier
         return cls(**params, n_jobs=context.n_jobs)
-
-    def skip_reason(self, *, n_rows: int, n_features: int, task: Task) -> str | None:
-        if n_rows > MAX_ROWS:
-            return (
-                f"knn skipped: {n_rows} rows > {MAX_ROWS}; it scans every training row at "
-                "predict time"
-            )
-        return super().skip_reason(n_rows=n_rows, n_features=n_features, task=task)

@@ -15,6 +15,8 @@ class SupportVectorMachine(Family):
     name = "svm"
     encoding = "onehot"
     scale = True
+    max_rows = MAX_ROWS
+    max_rows_reason = "kernel SVM training time grows quadratically or worse with the rows"
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         params = {
@@ -39,11 +41,3 @@ class SupportVectorMachine(Family):
             cv=3,
             ensemble=False,
         )
-
-    def skip_reason(self, *, n_rows: int, n_features: int, task: Task) -> str | None:
-        if n_rows > MAX_ROWS:
-            return (
-                f"svm skipped: {n_rows} rows > {MAX_ROWS}; kernel SVM training time grows "
-                "quadratically or worse with the rows"
-            )
-        return super().skip_reason(n_rows=n_rows, n_features=n_features, task=task)
