@@ -33,8 +33,13 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Key-encryption keys and data keys.", no_args_is_help=True)
 store_app = typer.Typer(help="The sealed artifact store.", no_args_is_help=True)
+file_app = typer.Typer(
+    help="Sealed files outside the store (pipeline outputs such as models/model.sealed).",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(store_app, name="store")
+app.add_typer(file_app, name="file")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -43,7 +48,12 @@ KeyringOption = Annotated[
     typer.Option("--keyring", envvar="GOVERNANCE_KEYRING", help="The local keyring directory."),
 ]
 StoreOption = Annotated[
-    Path, typer.Option("--store", envvar="GOVERNANCE_STORE", help="The sealed store directory.")
+    str,
+    typer.Option(
+        "--store",
+        envvar="GOVERNANCE_STORE",
+        help="The sealed store: a directory, or any fsspec URL (s3://bucket/prefix, ...).",
+    ),
 ]
 PRODUCTION_NOTE = (
     "NOTE: this keyring keeps the key-encryption keys on this machine (files 0600). That "
@@ -52,7 +62,7 @@ PRODUCTION_NOTE = (
 )
 
 
-def _store(store: Path, keyring: Path):  # type: ignore[no-untyped-def]
+def _store(store: str, keyring: Path):  # type: ignore[no-untyped-def]
     from governance.keys import LocalKeyring
     from governance.store import SealedStore
 
@@ -142,7 +152,7 @@ def keys_shred(
 def store_put(
     object_id: Annotated[str, typer.Argument(help="The new object's id.")],
     source: Annotated[Path, typer.Argument(help="The file to seal ('-' for stdin).")],
-    store: StoreOption = Path(".store"),
+    store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Seal a file (or stdin) into the store."""
@@ -160,7 +170,7 @@ def store_get(
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")
     ] = None,
-    store: StoreOption = Path(".store"),
+    store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Unseal an object to stdout (or --out); nothing is written unless all of it verifies."""
@@ -173,12 +183,13 @@ def store_get(
 
 
 @store_app.command("ls")
-def store_ls(store: StoreOption = Path(".store"), keyring: KeyringOption = Path(".keys")) -> None:
+def store_ls(store: StoreOption = ".store", keyring: KeyringOption = Path(".keys")) -> None:
     """List the sealed objects."""
-    table = Table(title=f"store {store}")
+    sealed = _store(store, keyring)
+    table = Table(title=f"store {sealed.backend.describe()}")
     for column in ("object", "bytes", "sha256", "key", "created by", "created at"):
         table.add_column(column)
-    for info in _store(store, keyring).list():
+    for info in sealed.list():
         table.add_row(
             info.object_id, str(info.size), info.sha256[:16] + "…",
             f"{info.kek_id} v{info.kek_version}", info.created_by, _when(info.created_at),
@@ -189,7 +200,7 @@ def store_ls(store: StoreOption = Path(".store"), keyring: KeyringOption = Path(
 @store_app.command("stat")
 def store_stat(
     object_id: Annotated[str, typer.Argument()],
-    store: StoreOption = Path(".store"),
+    store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """An object's record, as JSON."""
@@ -199,15 +210,18 @@ def store_stat(
 @store_app.command("verify")
 def store_verify(
     object_id: Annotated[str | None, typer.Argument(help="One object; all when left out.")] = None,
-    store: StoreOption = Path(".store"),
+    store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Check every object (or one) end to end; exit 4 if any is corrupt."""
-    report = _store(store, keyring).verify(object_id)
-    for oid, status in report.items():
+    _print_verified(_store(store, keyring).verify(object_id))
+
+
+def _print_verified(report: dict[str, str]) -> None:
+    for what, status in report.items():
+        head = status.split(":")[0]
         style = "green" if status == "ok" else "yellow" if status == "shredded" else "bold red"
-        out.print(Text.assemble((f"{status.split(':')[0]:9}", style), f" {oid}",
-                                status[len(status.split(':')[0]):]))  # fmt: skip
+        out.print(Text.assemble((f"{head:9}", style), f" {what}", status[len(head) :]))
     if any(s.startswith("corrupt") for s in report.values()):
         raise typer.Exit(4)
 
@@ -215,12 +229,41 @@ def store_verify(
 @store_app.command("rm")
 def store_rm(
     object_id: Annotated[str, typer.Argument()],
-    store: StoreOption = Path(".store"),
+    store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Delete an object (its key stays; `governance keys shred` destroys it)."""
     _store(store, keyring).delete(object_id)
     out.print(f"deleted {object_id!r}")
+
+
+# -- sealed files --------------------------------------------------------------------------
+
+
+def _files(keyring: Path):  # type: ignore[no-untyped-def]
+    from governance.keys import LocalKeyring
+    from governance.sealed import SealedFiles, Sealer
+
+    return SealedFiles(Sealer(LocalKeyring(keyring)))
+
+
+@file_app.command("stat")
+def file_stat(
+    path: Annotated[Path, typer.Argument(help="A sealed file.")],
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """A sealed file's record, as JSON (unauthenticated: `verify` checks it)."""
+    out.print_json(json.dumps(asdict(_files(keyring).stat(path))))
+
+
+@file_app.command("verify")
+def file_verify(
+    paths: Annotated[list[Path], typer.Argument(help="Sealed files.")],
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Check sealed files end to end; exit 4 if any is corrupt."""
+    files = _files(keyring)
+    _print_verified({str(path): files.verify(path) for path in paths})
 
 
 def _when(timestamp: float) -> str:

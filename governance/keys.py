@@ -33,6 +33,16 @@ from governance.exceptions import GovernanceError, KeyUnavailableError
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+def valid_object_id(object_id: str) -> str:
+    """``object_id`` if it is a valid id (it names files), else a clear error."""
+    if not _OBJECT_ID.match(object_id) or ".." in object_id:
+        raise GovernanceError(
+            f"invalid object id {object_id!r}: use 1 to 128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return object_id
+
+
 @dataclass(frozen=True)
 class KeyRef:
     """Which KEK version wraps an object's data key."""
@@ -46,8 +56,12 @@ class KeyProvider(ABC):
     :class:`KeyUnavailableError`."""
 
     @abstractmethod
-    def new_data_key(self, object_id: str) -> tuple[bytes, KeyRef]:
-        """A fresh data key for ``object_id``, stored wrapped under the primary KEK version."""
+    def new_data_key(self, object_id: str, *, replace: bool = False) -> tuple[bytes, KeyRef]:
+        """A fresh data key for ``object_id``, stored wrapped under the primary KEK version.
+
+        Object ids are claimed once: an id that has (or had, before shredding) a key raises
+        :class:`~governance.exceptions.GovernanceError` unless ``replace``, which destroys the
+        old key (so whatever it sealed is gone) and clears a shredded mark."""
 
     @abstractmethod
     def data_key(self, object_id: str) -> tuple[bytes, KeyRef]:
@@ -132,11 +146,10 @@ class LocalKeyring(KeyProvider):
     # -- data keys -------------------------------------------------------------------------
 
     def _dek_file(self, object_id: str) -> Path:
-        if not _OBJECT_ID.match(object_id):
-            raise GovernanceError(f"invalid object id {object_id!r}")
-        return self.root / "data-keys" / f"{object_id}.json"
+        return self.root / "data-keys" / f"{valid_object_id(object_id)}.json"
 
-    def new_data_key(self, object_id: str) -> tuple[bytes, KeyRef]:
+    def new_data_key(self, object_id: str, *, replace: bool = False) -> tuple[bytes, KeyRef]:
+        path = self._dek_file(object_id)
         record = self._load()
         ref = KeyRef(record["kek_id"], record["primary"])
         key = new_key()
@@ -150,7 +163,21 @@ class LocalKeyring(KeyProvider):
             "wrapped": base64.b64encode(wrapped).decode(),
             "created_at": self.clock(),
         }
-        self._write_private(self._dek_file(object_id), entry)
+        if replace:
+            self._write_private(path, entry)
+            path.with_suffix(".shredded").unlink(missing_ok=True)
+            return key, ref
+        if self.is_shredded(object_id):
+            raise GovernanceError(
+                f"object id {object_id!r} was shredded; ids are never reused, choose another"
+            )
+        try:
+            self._write_private(path, entry, exclusive=True)
+        except FileExistsError:
+            raise GovernanceError(
+                f"object id {object_id!r} already has a data key: the object exists, another "
+                "write of it is under way, or one was interrupted; choose another id"
+            ) from None
         return key, ref
 
     def data_key(self, object_id: str) -> tuple[bytes, KeyRef]:
@@ -247,8 +274,9 @@ class LocalKeyring(KeyProvider):
     # -- files -----------------------------------------------------------------------------
 
     @staticmethod
-    def _write_private(path: Path, payload: dict[str, Any]) -> None:
-        """Atomic write of a 0600 file (created 0600, never briefly readable by others)."""
+    def _write_private(path: Path, payload: dict[str, Any], *, exclusive: bool = False) -> None:
+        """Atomic write of a 0600 file (created 0600, never briefly readable by others);
+        ``exclusive`` raises :class:`FileExistsError` rather than replace a file."""
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as fh:
@@ -256,7 +284,11 @@ class LocalKeyring(KeyProvider):
                 fh.flush()
                 os.fsync(fh.fileno())
             Path(tmp).chmod(0o600)
-            Path(tmp).replace(path)
+            if exclusive:
+                os.link(tmp, path)  # atomic, and refuses an existing file
+                Path(tmp).unlink()
+            else:
+                Path(tmp).replace(path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -12,7 +12,6 @@ works); the plaintext then lives where MLflow puts it, which is MLflow's tempora
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import posixpath
@@ -23,7 +22,7 @@ from mlflow.entities import FileInfo
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 from governance.keys import LocalKeyring
-from governance.store import ObjectInfo, ObjectNotFoundError, SealedStore
+from governance.store import ObjectInfo, SealedStore
 
 SCHEME = "governed"
 
@@ -43,7 +42,7 @@ class GovernedArtifactRepository(ArtifactRepository):
         parts = urlsplit(artifact_uri)
         self.prefix = posixpath.join(parts.netloc, parts.path.lstrip("/")).strip("/")
         self.store = SealedStore(
-            Path(os.environ.get("GOVERNANCE_STORE", ".store")),
+            os.environ.get("GOVERNANCE_STORE", ".store"),
             LocalKeyring(Path(os.environ.get("GOVERNANCE_KEYRING", ".keys"))),
         )
 
@@ -53,9 +52,8 @@ class GovernedArtifactRepository(ArtifactRepository):
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         name = self._name(artifact_path, Path(local_file).name)
         object_id = object_id_for(name)
-        with contextlib.suppress(ObjectNotFoundError):
-            self.store.delete(object_id)  # MLflow overwrites an artifact logged twice
-        self.store.put(object_id, local_file, name=name)
+        # MLflow overwrites an artifact logged twice; the old version's key goes with it.
+        self.store.put(object_id, local_file, name=name, replace=True)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         root = Path(local_dir)

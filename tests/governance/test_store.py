@@ -3,6 +3,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -67,25 +68,108 @@ def test_round_trip_property(
     assert store.verify() == {"x": "ok"}
 
 
+def _split(path: Path) -> tuple[bytes, bytes]:
+    """A sealed file's ciphertext and record (see governance/sealed.py)."""
+    raw = path.read_bytes()
+    length = struct.unpack(">I", raw[-12:-8])[0]
+    return raw[: -12 - length], raw[-12 - length : -12]
+
+
+def _join(ciphertext: bytes, record: bytes) -> bytes:
+    return ciphertext + record + struct.pack(">I", len(record)) + b"GOVSEAL1"
+
+
 def test_verify_reports_corrupt_and_shredded(store: SealedStore) -> None:
-    for name in ("good", "flipped", "cut", "gone"):
+    names = ("good", "flipped", "cut", "cut-at-boundary", "no-trailer", "edited", "gone")
+    for name in names:
         store.put(name, os.urandom(3000))
-    path = store.root / "objects" / "flipped.sealed"
-    raw = bytearray(path.read_bytes())
+    objects = store.root / "objects"
+    raw = bytearray((objects / "flipped.sealed").read_bytes())
     raw[700] ^= 0x10
-    path.write_bytes(bytes(raw))
-    cut = store.root / "objects" / "cut.sealed"
-    cut.write_bytes(cut.read_bytes()[:-300])
+    (objects / "flipped.sealed").write_bytes(bytes(raw))
+    ciphertext, record = _split(objects / "cut.sealed")
+    (objects / "cut.sealed").write_bytes(_join(ciphertext[:-300], record))
+    ciphertext, record = _split(objects / "cut-at-boundary.sealed")
+    (objects / "cut-at-boundary.sealed").write_bytes(_join(ciphertext[: 3 * 256], record))
+    path = objects / "no-trailer.sealed"
+    path.write_bytes(path.read_bytes()[:-5])
+    ciphertext, record = _split(objects / "edited.sealed")
+    edited = record.replace(b'"created_by": "alice"', b'"created_by": "mallory"')
+    assert edited != record
+    (objects / "edited.sealed").write_bytes(_join(ciphertext, edited))
     store.keys.shred("gone")
     report = store.verify()
     assert report["good"] == "ok"
     assert report["flipped"].startswith("corrupt: segment")
     assert "failed authentication" in report["cut"]
+    assert "failed authentication" in report["cut-at-boundary"]
+    assert "not a sealed file" in report["no-trailer"]
+    assert "record of object 'edited' failed authentication" in report["edited"]
     assert report["gone"] == "shredded"
     with pytest.raises(IntegrityError, match="object 'flipped'"):
         store.get("flipped")
+    with pytest.raises(IntegrityError, match="object 'edited'"):
+        store.get("edited")
     with pytest.raises(KeyUnavailableError, match="shredded"):
         store.get("gone")
+    assert [i.object_id for i in store.list()] == [n for n in sorted(names) if n != "no-trailer"]
+
+
+def test_a_large_object_streams_in_order_through_parallel_readers(tmp_path: Path) -> None:
+    keys = LocalKeyring(tmp_path / "keys")
+    keys.init()
+    message = os.urandom(300_000)
+    for workers in (1, 2, 4):
+        store = SealedStore(tmp_path / f"s{workers}", keys, params=SMALL, workers=workers)
+        store.put(f"big-{workers}", message)
+        pieces = [bytes(segment) for segment in store.open(f"big-{workers}")]
+        assert len(pieces) > 1000
+        assert b"".join(pieces) == message
+    # Stopping early is clean: the reader threads finish and the file is closed.
+    stream = store.open("big-4")
+    next(stream)
+    stream.close()
+
+
+def test_any_fsspec_filesystem_by_url(tmp_path: Path) -> None:
+    keys = LocalKeyring(tmp_path / "keys")
+    keys.init()
+    store = SealedStore("memory://governed-test/store", keys, params=SMALL)
+    message = os.urandom(5000)
+    store.put("remote", message, name="models/m.pkl")
+    assert store.get("remote") == message
+    assert [(i.object_id, i.name) for i in store.list()] == [("remote", "models/m.pkl")]
+    assert store.verify() == {"remote": "ok"}
+    with pytest.raises(GovernanceError, match="exists"):
+        store.put("remote", b"again")
+    from fsspec.core import url_to_fs
+
+    fs, base = url_to_fs("memory://governed-test/store")
+    assert fs.ls(f"{base}/objects", detail=False) == [f"{base}/objects/remote.sealed"]
+    raw = bytearray(fs.cat(f"{base}/objects/remote.sealed"))
+    assert message[:64] not in raw
+    raw[100] ^= 1
+    fs.pipe(f"{base}/objects/remote.sealed", bytes(raw))
+    assert store.verify()["remote"].startswith("corrupt: segment")
+    store.delete("remote")
+    assert store.list() == []
+    assert SealedStore("file://" + str(tmp_path / "f"), keys).backend.describe() == str(
+        tmp_path / "f"
+    )
+
+
+def test_an_id_is_claimed_once(store: SealedStore) -> None:
+    store.put("once", b"first")
+    store.delete("once")
+    with pytest.raises(GovernanceError, match="already has a data key"):
+        store.put("once", b"second")
+    store.keys.shred("once")
+    with pytest.raises(GovernanceError, match="never reused"):
+        store.put("once", b"third")
+    store.put("once", b"replaced", replace=True)
+    assert store.get("once") == b"replaced"
+    with pytest.raises(GovernanceError, match="invalid object id"):
+        store.put("../escape", b"x")
 
 
 def test_a_copy_of_a_shredded_object_is_unreadable(store: SealedStore, tmp_path: Path) -> None:

@@ -107,6 +107,8 @@ def test_round_trip_over_sizes_segments_and_write_patterns(
     sink = io.BytesIO()
     assert aead.decrypt_stream(io.BytesIO(ciphertext), sink, AD) == len(message)
     assert sink.getvalue() == message
+    assert _open_at(aead, ciphertext, AD, workers=1) == message
+    assert _open_at(aead, ciphertext, AD, workers=2) == message
 
 
 SEGMENT = 64
@@ -128,10 +130,26 @@ def _segments(ciphertext: bytes) -> list[bytes]:
     return [ciphertext[:header], *parts]
 
 
+def _open_at(aead: SegmentedAead, ciphertext: bytes, ad: bytes, *, workers: int) -> bytes:
+    """The positional, multi-threaded reader (what the store uses for files)."""
+
+    def read_at(view: memoryview, offset: int) -> int:
+        chunk = ciphertext[offset : offset + len(view)]
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+    segments = aead.open_at(read_at, len(ciphertext), ad, label="object 'x'", workers=workers)
+    return b"".join(bytes(segment) for segment in segments)
+
+
 def _fails(aead: SegmentedAead, ciphertext: bytes, ad: bytes = AD) -> str:
+    """Both readers (streaming; positional with 1 and 2 threads) refuse ``ciphertext``."""
     with pytest.raises(IntegrityError) as info:
         aead.decrypt(ciphertext, ad, label="object 'x'")
     assert "object 'x'" in str(info.value)
+    for workers in (1, 2):
+        with pytest.raises(IntegrityError, match="object 'x'"):
+            _open_at(aead, ciphertext, ad, workers=workers)
     return str(info.value)
 
 
