@@ -1,7 +1,8 @@
 """The ``automl`` command: a thin Typer app over the library.
 
 Errors become exit codes here and nowhere else: 0 success, 1 a failed run, 2 a bad command line
-or params.yaml, 3 bad input data. Expected errors print one paragraph, never a traceback.
+or params.yaml, 3 bad input data, 4 a sealed input that fails its integrity check, 5 a sealed
+input whose key is missing or shredded. Expected errors print one paragraph, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from automl.exceptions import AutoMLError
+from governance.exceptions import GovernanceError
 
 app = typer.Typer(
     name="automl",
@@ -222,7 +224,7 @@ def main() -> None:
     """Console-script entry point: run the app and turn library errors into exit codes."""
     try:
         app()
-    except AutoMLError as exc:
+    except (AutoMLError, GovernanceError) as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)
 

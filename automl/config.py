@@ -253,6 +253,24 @@ class TrackingParams(Section):
         return self
 
 
+class GovernanceParams(Section):
+    """``governance``: what the pipeline seals, and with which keys."""
+
+    keyring: NonEmptyStr = ".keys"
+    store: NonEmptyStr = ".store"
+    seal_datasets: bool = True
+    seal_tracking_artifacts: bool = True
+
+    @model_validator(mode="after")
+    def _no_secret(self) -> GovernanceParams:
+        if has_secret(self.store):
+            raise ValueError(
+                "store contains a password or another secret: give the filesystem's "
+                "credentials through its usual environment variables or config instead"
+            )
+        return self
+
+
 class Params(Section):
     """The whole of params.yaml."""
 
@@ -263,6 +281,7 @@ class Params(Section):
     search: SearchParams = SearchParams()
     train: TrainParams = TrainParams()
     tracking: TrackingParams = TrackingParams()
+    governance: GovernanceParams = GovernanceParams()
 
 
 # --------------------------------------------------------------------------------------------

@@ -213,7 +213,8 @@ def store_verify(
     store: StoreOption = ".store",
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
-    """Check every object (or one) end to end; exit 4 if any is corrupt."""
+    """Check every object (or one) end to end; exit 4 if any is corrupt, 5 if a key is
+    missing."""
     _print_verified(_store(store, keyring).verify(object_id))
 
 
@@ -224,6 +225,8 @@ def _print_verified(report: dict[str, str]) -> None:
         out.print(Text.assemble((f"{head:9}", style), f" {what}", status[len(head) :]))
     if any(s.startswith("corrupt") for s in report.values()):
         raise typer.Exit(4)
+    if any(s.startswith("key-missing") for s in report.values()):
+        raise typer.Exit(5)
 
 
 @store_app.command("rm")
@@ -261,7 +264,7 @@ def file_verify(
     paths: Annotated[list[Path], typer.Argument(help="Sealed files.")],
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
-    """Check sealed files end to end; exit 4 if any is corrupt."""
+    """Check sealed files end to end; exit 4 if any is corrupt, 5 if a key is missing."""
     files = _files(keyring)
     _print_verified({str(path): files.verify(path) for path in paths})
 

@@ -276,8 +276,9 @@ class Sealer:
     def verify(
         self, backend: Backend, file: str, *, label: str, expect_id: str | None = None
     ) -> str:
-        """``ok``, ``shredded`` or ``corrupt: <why>``, after reading the whole object and
-        checking its recorded size and SHA-256."""
+        """``ok``, ``shredded``, ``key-missing: <why>`` (no key here to open it with) or
+        ``corrupt: <why>``, after reading the whole object and checking its recorded size and
+        SHA-256."""
         try:
             info = self.stat(backend, file, label=label)
         except IntegrityError as exc:
@@ -293,8 +294,10 @@ class Sealer:
                 for segment in self.open(backend, file, label=label, expect_id=expect_id):
                     digest.update(segment)
                     size += len(segment)
-            except (IntegrityError, KeyUnavailableError) as exc:
+            except IntegrityError as exc:
                 status = f"corrupt: {exc}"
+            except KeyUnavailableError as exc:
+                status = f"key-missing: {exc}"
             else:
                 ok = digest.hexdigest() == info.sha256 and size == info.size
                 status = "ok" if ok else "corrupt: the record's size or hash does not match"

@@ -176,7 +176,8 @@ class SealedStore:
         return bytes(whole)
 
     def verify(self, object_id: str | None = None) -> dict[str, str]:
-        """``{object id: status}``: ``ok``, ``shredded`` or ``corrupt: <why>``."""
+        """``{object id: status}``: ``ok``, ``shredded``, ``key-missing: <why>`` or
+        ``corrupt: <why>``."""
         if object_id is not None and not self.backend.exists(self._file(object_id)):
             raise ObjectNotFoundError(f"no object {object_id!r} in {self.backend.describe()}")
         ids = [object_id] if object_id is not None else self.ids()

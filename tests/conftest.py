@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +22,12 @@ PG_URL = os.environ.get("AUTOML_TEST_PG_URL", "postgresql+psycopg://postgres@127
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
+# One keyring and sealed store for the whole session, outside the repository.
+_GOVERNED = Path(tempfile.mkdtemp(prefix="automl-tests-governed-"))
+atexit.register(shutil.rmtree, _GOVERNED, True)
+TEST_KEYRING = _GOVERNED / "keys"
+TEST_STORE = _GOVERNED / "store"
+
 
 def base_params(**sections: Any) -> dict[str, Any]:
     """A valid params mapping for the demo data, with ``sections`` merged over it."""
@@ -29,6 +38,7 @@ def base_params(**sections: Any) -> dict[str, Any]:
         "split": {"test_size": 0.2, "cv_folds": 5, "seed": 42},
         # Tests that track say where; the others leave no mlflow.db behind.
         "tracking": {"enabled": False},
+        "governance": {"keyring": str(TEST_KEYRING), "store": str(TEST_STORE)},
     }
     for name, values in sections.items():
         params[name] = {**params.get(name, {}), **values}
@@ -45,6 +55,18 @@ def write_params(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+def read_dataset(path: Path, keyring: Path = TEST_KEYRING) -> pd.DataFrame:
+    """A dataset a stage wrote, unsealed in memory when it is sealed."""
+    import io
+
+    from governance.keys import LocalKeyring
+    from governance.sealed import SealedFiles, Sealer, is_sealed
+
+    if not is_sealed(path):
+        return pd.read_parquet(path)
+    return pd.read_parquet(io.BytesIO(SealedFiles(Sealer(LocalKeyring(keyring))).read(path)))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from automl.data import content_hash
-from tests.conftest import REPO_ROOT
+from governance.keys import LocalKeyring
+from governance.sealed import SealedFiles, Sealer, is_sealed
+from tests.conftest import REPO_ROOT, read_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.integration
 def _env() -> dict[str, str]:
     # Stages call the `automl` console script: the interpreter's bin dir goes first on PATH.
     bindir = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "GOVERNANCE_"))}
     return {
         **env,
         "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}",
@@ -86,13 +88,17 @@ def project(reproduced: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _dataset(project: Path, name: str) -> pd.DataFrame:
+    return read_dataset(project / name, keyring=project / ".keys")
+
+
 def test_repro_writes_the_outputs(project: Path) -> None:
-    data = pd.read_parquet(project / "data/ingested/dataset.parquet")
+    data = _dataset(project, "data/ingested/dataset.parquet")
     profile = json.loads((project / "data/ingested/profile.json").read_text())
     assert profile["row_count"] == len(data) == 4454
     assert profile["content_hash"] == content_hash(data)
-    train = pd.read_parquet(project / "data/prepared/train.parquet")
-    test = pd.read_parquet(project / "data/prepared/test.parquet")
+    train = _dataset(project, "data/prepared/train.parquet")
+    test = _dataset(project, "data/prepared/test.parquet")
     checks = json.loads((project / "data/prepared/checks.json").read_text())
     assert checks["task"] == "binary"
     assert len(train) + len(test) == 4454
@@ -111,11 +117,68 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert len(board) == 12
     best = json.loads((project / "results/search/best_params.json").read_text())
     assert best["cv_mean"] == pytest.approx(summary["best_cv_score"])
-    model = pickle.loads((project / "models/model.pkl").read_bytes())
+    files = SealedFiles(Sealer(LocalKeyring(project / ".keys")))
+    model = pickle.loads(files.read(project / "models/model.sealed"))
     assert set(model.predict(test.drop(columns="Status"))) <= {"good", "bad"}
     metrics = sh(project, "dvc", "metrics", "show", "--json")
     assert "best_cv_score" in metrics
     assert lock["stages"]["prepare"]["params"]["params.yaml"]["split.test_size"] == 0.2
+
+
+def test_dvc_cache_and_remote_hold_only_ciphertext(project: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    sh(project, "dvc", "remote", "add", "-d", "backup", str(remote))
+    sh(project, "dvc", "push")
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    sealed = {
+        out["path"]: out["md5"]
+        for stage in ("ingest", "prepare", "train")
+        for out in lock[stage]["outs"]
+        if out["path"].endswith((".parquet", ".sealed"))
+    }
+    assert set(sealed) == {
+        "data/ingested/dataset.parquet", "data/prepared/train.parquet",
+        "data/prepared/test.parquet", "models/model.sealed",
+    }  # fmt: skip
+    for root in (project / ".dvc" / "cache", remote):
+        for md5 in sealed.values():
+            copy = root / "files" / "md5" / md5[:2] / md5[2:]
+            assert is_sealed(copy), copy
+        for copy in (p for p in root.rglob("*") if p.is_file()):
+            head = copy.read_bytes()[:4]
+            assert head != b"PAR1" and not head.startswith(b"\x80"), f"plaintext in {copy}"
+    # Crypto-shredding the model's key erases the pushed copy too.
+    model_md5 = sealed["models/model.sealed"]
+    pushed = remote / "files" / "md5" / model_md5[:2] / model_md5[2:]
+    stat = subprocess.run(
+        ["governance", "file", "stat", str(pushed)], cwd=project, env=_env(),
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    object_id = json.loads(stat.stdout)["object_id"]
+    assert (
+        object_id
+        == json.loads((project / "results/train/summary.json").read_text())["model_object_id"]
+    )
+    sh(project, "governance", "keys", "shred", object_id)
+    assert "shredded" in sh(project, "governance", "file", "verify", str(pushed))
+    assert "ok" in sh(project, "governance", "file", "verify", "data/prepared/train.parquet")
+
+
+def test_a_tampered_model_stops_evaluate(project: Path) -> None:
+    model = project / "models" / "model.sealed"
+    raw = bytearray(model.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    model.chmod(0o600)
+    model.write_bytes(bytes(raw))
+    done = subprocess.run(
+        ["dvc", "repro", "--force", "--single-item", "evaluate"], cwd=project, env=_env(),
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "models/model.sealed" in output
+    assert "failed authentication" in output
+    assert "Traceback" not in output
 
 
 def test_second_repro_does_nothing(project: Path) -> None:
@@ -133,7 +196,7 @@ def test_changing_test_size_reruns_from_prepare(project: Path) -> None:
     assert "Running stage 'prepare'" in log
     # New splits mean a new search (a new study: its name carries the data's fingerprint).
     assert "Running stage 'search'" in log
-    test = pd.read_parquet(project / "data/prepared/test.parquet")
+    test = _dataset(project, "data/prepared/test.parquet")
     assert len(test) == math.ceil(0.25 * 4454)
 
 
@@ -213,6 +276,8 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
     )
 
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    seals = {"governance.keyring", "governance.seal_datasets"}
+    tracks = {"governance.keyring", "governance.store", "governance.seal_tracking_artifacts"}
     reads = {
         "search": {
             "split.cv_folds",
@@ -220,6 +285,7 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
             "tracking.uri",
             "tracking.experiment",
             *(f"search.{k}" for k in SearchParams.model_fields),
+            *tracks,
         },
         "train": {
             "search.seed",
@@ -227,13 +293,15 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
             "tracking.uri",
             "tracking.registered_model",
             *(f"train.{k}" for k in TrainParams.model_fields),
+            *tracks,
         },
-        "evaluate": {"search.seed", "tracking.enabled", "tracking.uri"},
-        "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields)},
+        "evaluate": {"search.seed", "tracking.enabled", "tracking.uri", *tracks},
+        "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields), *seals},
         "prepare": {
             *(f"data.{k}" for k in DataParams.model_fields),
             *(f"prepare.{k}" for k in PrepareParams.model_fields),
             *(f"split.{k}" for k in SplitParams.model_fields),
+            *seals,
         },
     }
     for stage, expected in reads.items():

@@ -13,6 +13,7 @@ from automl.data.schema import normalize_frame
 from automl.data.sources import describe_source, load_source
 from automl.exceptions import DataError
 from automl.stages._atomic import atomic_outputs
+from automl.stages._io import write_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,6 @@ def run(
         "notes": notes,
     }
     with atomic_outputs() as out:
-        out.write_with(data_out, lambda tmp: frame.to_parquet(tmp, index=False))
+        write_dataset(out, data_out, frame, params=params, kind="dataset")
         out.write_json(profile_out, profile)
     return profile

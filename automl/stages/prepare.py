@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from automl.config import load_params
 from automl.data.prepare import PreparedData, prepare_dataset
 from automl.stages._atomic import atomic_outputs
-from automl.stages._io import read_stage_parquet
+from automl.stages._io import read_stage_parquet, write_dataset
 
 
 def run(
@@ -23,7 +23,7 @@ def run(
 ) -> PreparedData:
     """Prepare the ingested dataset; return the splits and the report that were written."""
     params = load_params(params_path)
-    frame = read_stage_parquet(data_in, made_by="ingest")
+    frame = read_stage_parquet(data_in, made_by="ingest", params=params)
     n_features = frame.shape[1] - 1
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -42,7 +42,7 @@ def run(
             on_progress=lambda _name: progress.advance(bar),
         )
     with atomic_outputs() as out:
-        out.write_with(train_out, lambda tmp: prepared.train.to_parquet(tmp, index=False))
-        out.write_with(test_out, lambda tmp: prepared.test.to_parquet(tmp, index=False))
+        write_dataset(out, train_out, prepared.train, params=params, kind="train")
+        write_dataset(out, test_out, prepared.test, params=params, kind="test")
         out.write_json(report_out, prepared.report)
     return prepared

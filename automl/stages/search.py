@@ -23,13 +23,14 @@ from automl.redact import redact_url
 from automl.search import SearchResult, run_search
 from automl.stages._atomic import atomic_outputs
 from automl.stages._io import read_stage_json, read_stage_parquet
+from automl.stages._sealing import route_tracking_artifacts
 
 
 def training_table(
-    train_path: str | Path, checks: dict[str, Any]
+    train_path: str | Path, checks: dict[str, Any], params: Params
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The features and target of the training split, as the prepare stage defined them."""
-    frame = read_stage_parquet(train_path, made_by="prepare")
+    frame = read_stage_parquet(train_path, made_by="prepare", params=params)
     features = [f["name"] for f in checks["features"]]
     return frame[features], frame[checks["target"]]
 
@@ -57,6 +58,7 @@ def _tracker(params: Params, train_in: str | Path) -> Any:
         return None
     from automl.tracking import MlflowSearchTracker, dvc_hashes, flatten, git_commit
 
+    route_tracking_artifacts(params)
     sections = params.model_dump(include={"data", "ingest", "prepare", "split", "search"})
     tags = {f"dvc.md5.{path}": md5 for path, md5 in dvc_hashes().items()}
     commit = git_commit()
@@ -70,6 +72,7 @@ def _tracker(params: Params, train_in: str | Path) -> Any:
         tags=tags,
         dataset_source=str(train_in),
         target=params.data.target,
+        sealed_artifacts=params.governance.seal_tracking_artifacts,
     )
 
 
@@ -86,7 +89,7 @@ def run(
     params = load_params(params_path)
     tracker = _tracker(params, train_in)
     checks = read_stage_json(checks_in, made_by="prepare")
-    X, y = training_table(train_in, checks)
+    X, y = training_table(train_in, checks, params)
     settings = params.search.model_copy(update={"study_name": study_name(params, checks, X, y)})
     if tracker is not None:
         tracker.dataset = pd.concat([X, y], axis=1)

@@ -1,7 +1,8 @@
 """Stage ``train``: refit the best pipeline of the search on every training row and save it.
 
-The model is saved as a pickle of a scikit-learn estimator that takes the feature columns and
-answers in the target's own labels (the sealed store of a later stage will hold it encrypted).
+The model is a pickle of a scikit-learn estimator that takes the feature columns and answers in
+the target's own labels, saved sealed (encrypted and authenticated under a key of its own, see
+automl/stages/_sealing.py): DVC's cache and remotes only ever hold its ciphertext.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from automl.labels import encode_classes
 from automl.preprocess import plan_columns
 from automl.stages._atomic import atomic_outputs
 from automl.stages._io import load_tracked_params, read_stage_json
+from automl.stages._sealing import seal_output
 from automl.stages.search import training_table
 
 
@@ -37,7 +39,7 @@ def run(
     params = load_tracked_params(params_path)
     checks = read_stage_json(checks_in, made_by="prepare")
     best = read_stage_json(best_in, made_by="search")
-    X, y = training_table(train_in, checks)
+    X, y = training_table(train_in, checks, params)
     task = checks["task"]
     classes = None if task == "regression" else encode_classes(y)[0]
     started = time.perf_counter()
@@ -94,6 +96,7 @@ def run(
             "mlflow_run_id": run_id,
         }
     with atomic_outputs() as out:
-        out.write_bytes(model_out, payload)
+        sealed = seal_output(out, model_out, payload, params=params, kind="model")
+        summary["model_object_id"] = sealed.object_id
         out.write_json(summary_out, summary)
     return summary

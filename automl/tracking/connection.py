@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,11 @@ def client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def experiment_id(mlflow_client: Any, name: str) -> str:
-    """The id of experiment ``name``, created if needed (local artifacts under mlartifacts/)."""
+def experiment_id(mlflow_client: Any, name: str, *, sealed_artifacts: bool = False) -> str:
+    """The id of experiment ``name``, created if needed. A new experiment keeps its artifacts
+    sealed (``governed:`` location, see governance/mlflow_plugin.py) when ``sealed_artifacts``,
+    else under mlartifacts/ for a local tracking URI (the server decides for a remote one).
+    An existing experiment keeps the location it was created with."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -57,7 +61,9 @@ def experiment_id(mlflow_client: Any, name: str) -> str:
         if found is not None:
             return str(found.experiment_id)
         location = None
-        if not str(mlflow_client.tracking_uri).startswith(("http://", "https://")):
+        if sealed_artifacts:
+            location = "governed:///mlflow/" + re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+        elif not str(mlflow_client.tracking_uri).startswith(("http://", "https://")):
             location = (Path.cwd() / "mlartifacts").as_uri()
         return str(mlflow_client.create_experiment(name, artifact_location=location))
     except MlflowException as exc:

@@ -50,9 +50,12 @@ class MlflowSearchTracker(SearchObserver):
         dataset_name: str = "train",
         dataset_source: str | None = None,
         target: str | None = None,
+        sealed_artifacts: bool = False,
     ) -> None:
         self.client = client(uri)
-        self.experiment_id = experiment_id(self.client, experiment)
+        self.experiment_id = experiment_id(
+            self.client, experiment, sealed_artifacts=sealed_artifacts
+        )
         self.params = params or {}
         self.tags = tags or {}
         self.dataset = dataset

@@ -154,6 +154,7 @@ def test_every_params_key_is_documented() -> None:
         CsvSource,
         DataParams,
         DemoSource,
+        GovernanceParams,
         IngestParams,
         ParquetSource,
         PrepareParams,
@@ -166,7 +167,7 @@ def test_every_params_key_is_documented() -> None:
 
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     models = [DataParams, IngestParams, PrepareParams, SplitParams, SearchParams, TrainParams]
-    models += [TrackingParams]
+    models += [TrackingParams, GovernanceParams]
     models += [DemoSource, CsvSource, ParquetSource, SqlSource]
     undocumented = [
         f"{model.__name__}.{name}"

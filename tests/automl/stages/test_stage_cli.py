@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 
 from automl.data import content_hash
-from tests.conftest import CliResult
+from governance.keys import LocalKeyring
+from governance.sealed import SealedFiles, Sealer, is_sealed
+from tests.conftest import TEST_KEYRING, CliResult, read_dataset
 
 Run = Callable[..., CliResult]
 
@@ -51,7 +53,8 @@ def test_ingest_then_prepare(tmp_path: Path, write_params: Any, run_cli: Run) ->
     assert result.code == 0, result.err
     data = tmp_path / "out" / "dataset.parquet"
     profile = json.loads((tmp_path / "out" / "profile.json").read_text())
-    frame = pd.read_parquet(data)
+    assert is_sealed(data)
+    frame = read_dataset(data)
     assert profile["row_count"] == len(frame) == 4454
     assert profile["content_hash"] == content_hash(frame)
     assert profile["source"]["type"] == "demo"
@@ -59,8 +62,8 @@ def test_ingest_then_prepare(tmp_path: Path, write_params: Any, run_cli: Run) ->
 
     result = run_cli("automl", *prepare_args(tmp_path, params, data))
     assert result.code == 0, result.err
-    train = pd.read_parquet(tmp_path / "prep" / "train.parquet")
-    test = pd.read_parquet(tmp_path / "prep" / "test.parquet")
+    train = read_dataset(tmp_path / "prep" / "train.parquet")
+    test = read_dataset(tmp_path / "prep" / "test.parquet")
     report = json.loads((tmp_path / "prep" / "checks.json").read_text())
     assert len(train) + len(test) == 4454
     assert report["task"] == "binary"
@@ -71,6 +74,49 @@ def test_ingest_then_prepare(tmp_path: Path, write_params: Any, run_cli: Run) ->
         "checks.json", "test.parquet", "train.parquet"
     ]  # fmt: skip
     assert oct((tmp_path / "prep" / "checks.json").stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_datasets_are_sealed_unless_turned_off(
+    tmp_path: Path, write_params: Any, run_cli: Run, credit: pd.DataFrame
+) -> None:
+    sealed = tmp_path / "out" / "dataset.parquet"
+    assert run_cli("automl", *ingest_args(tmp_path, write_params())).code == 0
+    raw = sealed.read_bytes()
+    assert b"PAR1" not in raw[:4]  # no Parquet in the clear
+    assert str(credit["Income"].iloc[0]).encode() + b"," not in raw
+    info = SealedFiles(Sealer(LocalKeyring(TEST_KEYRING))).stat(sealed)
+    assert info.object_id.startswith("dataset-")
+    assert info.name.endswith("dataset.parquet")
+
+    params = write_params(governance={"seal_datasets": False})
+    assert run_cli("automl", *ingest_args(tmp_path, params)).code == 0
+    assert not is_sealed(sealed)
+    assert len(pd.read_parquet(sealed)) == len(credit)
+
+
+def test_a_tampered_or_unkeyed_sealed_input_fails_cleanly(
+    tmp_path: Path, write_params: Any, run_cli: Run
+) -> None:
+    params = write_params()
+    data = tmp_path / "out" / "dataset.parquet"
+    assert run_cli("automl", *ingest_args(tmp_path, params)).code == 0
+    raw = bytearray(data.read_bytes())
+    raw[5000] ^= 0x01
+    data.write_bytes(bytes(raw))
+    result = run_cli("automl", *prepare_args(tmp_path, params, data))
+    assert_clean_failure(result, 4, str(data), "failed authentication", "dvc repro --force ingest")
+    assert not (tmp_path / "prep").exists()
+
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"Status": ["good", "bad"] * 50, "Age": range(100)}).to_parquet(plain)
+    plain.replace(data)  # a plain file where a sealed one belongs
+    result = run_cli("automl", *prepare_args(tmp_path, params, data))
+    assert_clean_failure(result, 4, str(data), "is not sealed", "replaced by a plain file")
+
+    assert run_cli("automl", *ingest_args(tmp_path, params)).code == 0
+    other = write_params(governance={"keyring": str(tmp_path / "other-keys")})
+    result = run_cli("automl", *prepare_args(tmp_path, other, data))
+    assert_clean_failure(result, 5, str(data), "no data key", "governance.keyring")
 
 
 def _csv_params(write_params: Any, path: Path, **source: Any) -> Path:

@@ -20,7 +20,7 @@ import yaml
 
 from automl.stages import evaluate, ingest, prepare, search, train
 from automl.tracking import TrackingError
-from tests.conftest import PG_URL, base_params
+from tests.conftest import PG_URL, TEST_KEYRING, TEST_STORE, base_params
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,12 @@ def _start_server(backend: str, workdir: Path) -> Iterator[str]:
             "--artifacts-destination", (workdir / "artifacts").as_uri(), "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ],
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        # The server has the plugin (installed with the package) and the keys: the UI's
+        # artifact view opens sealed artifacts.
+        env={
+            **os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "GOVERNANCE_STORE": str(TEST_STORE), "GOVERNANCE_KEYRING": str(TEST_KEYRING),
+        },
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -191,6 +196,18 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
     assert {"search/leaderboard.csv", "search/optimization_history.html"} <= names
     evaluation = api(url, "artifacts/list", get=True, run_id=run_id, path="evaluation")
     assert "evaluation/roc.png" in {f["path"] for f in evaluation["files"]}
+    # Artifacts are sealed at rest: the experiment's location is governed:, the server opens
+    # them through the plugin (as the UI's artifact view does), the store holds ciphertext.
+    assert parent["info"]["artifact_uri"].startswith("governed:")
+    served = requests.get(
+        f"{url}/get-artifact", params={"run_uuid": run_id, "path": "search/leaderboard.csv"},
+        timeout=30,
+    )  # fmt: skip
+    assert served.status_code == 200, served.text[:300]
+    assert served.text.startswith("number,") or "family" in served.text.splitlines()[0]
+    sealed_files = list((TEST_STORE / "objects").glob("*.sealed"))
+    assert sealed_files
+    assert not any(served.content[:64] in f.read_bytes() for f in sealed_files)
 
     version = api(url, "registered-models/alias", get=True, name=experiment, alias="candidate")[
         "model_version"
