@@ -258,6 +258,8 @@ class GovernanceParams(Section):
 
     keyring: NonEmptyStr = ".keys"
     store: NonEmptyStr = ".store"
+    audit: NonEmptyStr = ".audit"
+    policy: NonEmptyStr | None = None
     seal_datasets: bool = True
     seal_tracking_artifacts: bool = True
 
@@ -267,6 +269,11 @@ class GovernanceParams(Section):
             raise ValueError(
                 "store contains a password or another secret: give the filesystem's "
                 "credentials through its usual environment variables or config instead"
+            )
+        if has_secret(self.audit):
+            raise ValueError(
+                "audit contains a password: give PostgreSQL's password through PGPASSWORD or "
+                "~/.pgpass instead"
             )
         return self
 

@@ -11,10 +11,11 @@ The keyring and the store default to ``.keys/`` and ``.store/`` in the current d
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +24,11 @@ from rich.text import Text
 
 from governance import __version__
 from governance.exceptions import GovernanceError
+
+if TYPE_CHECKING:
+    from governance.context import Governance
+    from governance.sealed import SealedFiles
+    from governance.store import SealedStore
 
 app = typer.Typer(
     name="governance",
@@ -40,6 +46,10 @@ file_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(store_app, name="store")
 app.add_typer(file_app, name="file")
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: verify, checkpoint, show, export.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -62,16 +72,53 @@ PRODUCTION_NOTE = (
 )
 
 
-def _store(store: str, keyring: Path):  # type: ignore[no-untyped-def]
-    from governance.keys import LocalKeyring
-    from governance.store import SealedStore
+_settings: dict[str, str | None] = {"audit": None, "policy": None, "actor": None}
+_sessions: list[Governance] = []
 
-    return SealedStore(store, LocalKeyring(keyring))
+
+def _session(keyring: Path) -> Governance:
+    """The governed session of this command (closed, with a signed checkpoint, at exit)."""
+    from governance.context import open_governance
+
+    session = open_governance(
+        keyring=keyring, audit=_settings["audit"], policy=_settings["policy"],
+        actor=_settings["actor"],
+    )  # fmt: skip
+    _sessions.append(session)
+    return session
+
+
+def _store(store: str, keyring: Path) -> SealedStore:
+    return _session(keyring).store(store)
 
 
 @app.callback()
-def _main() -> None:
+def _main(
+    audit: Annotated[
+        str | None,
+        typer.Option(
+            "--audit",
+            envvar="GOVERNANCE_AUDIT",
+            help="The audit log: a directory (default .audit) or a PostgreSQL URL.",
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            envvar="GOVERNANCE_POLICY",
+            help="The access policy file (none: everything allowed, still audited).",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor", envvar="GOVERNANCE_ACTOR", help="Who is acting (default: the OS user)."
+        ),
+    ] = None,
+) -> None:
     """Sealed artifacts, keys, audit log and compliance reports."""
+    _settings.update(audit=audit, policy=policy, actor=actor)
 
 
 @app.command()
@@ -86,9 +133,7 @@ def version() -> None:
 @keys_app.command("init")
 def keys_init(keyring: KeyringOption = Path(".keys")) -> None:
     """Create the local keyring with a first key-encryption key."""
-    from governance.keys import LocalKeyring
-
-    ref = LocalKeyring(keyring).init()
+    ref = _session(keyring).init_keys()
     out.print(f"created keyring {keyring} with {ref.kek_id} v{ref.version}")
     err.print(Text(PRODUCTION_NOTE, style="bold yellow"))
 
@@ -112,12 +157,11 @@ def keys_list(keyring: KeyringOption = Path(".keys")) -> None:
 @keys_app.command("rotate")
 def keys_rotate(keyring: KeyringOption = Path(".keys")) -> None:
     """Make a new KEK version primary and re-wrap every data key (no data is re-encrypted)."""
-    from governance.keys import LocalKeyring
-
-    ring = LocalKeyring(keyring)
-    ref = ring.rotate()
-    count = len(list(ring.object_ids()))
-    out.print(f"{ref.kek_id} v{ref.version} is primary; {count} data keys re-wrapped")
+    session = _session(keyring)
+    session.rotate_keys()
+    ref = next(v for v in session.keyring.versions() if v["primary"])
+    count = len(list(session.keyring.object_ids()))
+    out.print(f"v{ref['version']} is primary; {count} data keys re-wrapped")
 
 
 @keys_app.command("shred")
@@ -131,17 +175,15 @@ def keys_shred(
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Destroy an object's data key (or a KEK version): every copy becomes unreadable."""
-    from governance.keys import LocalKeyring
-
-    ring = LocalKeyring(keyring)
     if (object_id is None) == (version is None):
         raise typer.BadParameter("give an object id or --version, not both")
+    session = _session(keyring)
     if object_id is not None:
-        ring.shred(object_id)
+        session.shred(object_id)
         out.print(f"shredded the data key of {object_id!r}: every copy of it is now unreadable")
     else:
         assert version is not None
-        ring.shred_version(version)
+        session.shred_version(version)
         out.print(f"shredded KEK v{version}")
 
 
@@ -243,11 +285,8 @@ def store_rm(
 # -- sealed files --------------------------------------------------------------------------
 
 
-def _files(keyring: Path):  # type: ignore[no-untyped-def]
-    from governance.keys import LocalKeyring
-    from governance.sealed import SealedFiles, Sealer
-
-    return SealedFiles(Sealer(LocalKeyring(keyring)))
+def _files(keyring: Path) -> SealedFiles:
+    return _session(keyring).files()
 
 
 @file_app.command("stat")
@@ -269,6 +308,156 @@ def file_verify(
     _print_verified({str(path): files.verify(path) for path in paths})
 
 
+# -- audit ---------------------------------------------------------------------------------
+
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="From this UTC time (ISO 8601, e.g. 2026-11-01).")
+]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Up to this UTC time.")]
+ActorFilter = Annotated[str | None, typer.Option("--who", help="Only this actor.")]
+ActionFilter = Annotated[
+    str | None, typer.Option("--action", help="Actions starting with this (e.g. model.).")
+]
+ResourceFilter = Annotated[
+    str | None, typer.Option("--resource", help="Resources starting with this.")
+]
+
+
+def _audit_read(
+    keyring: Path, *, since: str | None, until: str | None, who: str | None,
+    action: str | None, resource: str | None,
+) -> list[dict[str, object]]:  # fmt: skip
+    session = _session(keyring)
+    session.require("audit.read", "audit-log", action="audit.read")
+    filters = {"since": since, "until": until, "actor": who, "action": action, "resource": resource}
+    used = {k: v for k, v in filters.items() if v is not None}
+    session.record("audit.read", "audit-log", "ok", {k: str(v) for k, v in used.items()})
+    return [entry.as_dict() for entry in session.audit.entries(**used)]
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoints: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            "-c",
+            help="A checkpoint kept elsewhere (a file holding `audit checkpoint`'s output).",
+        ),
+    ] = None,
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """Check the hash chain and every signed checkpoint; exit 4 at the first bad entry."""
+    from governance.audit import Checkpoint
+
+    external = [Checkpoint.from_json(path.read_text()) for path in checkpoints or []]
+    session = _session(keyring)
+    report = session.audit.verify(external)
+    style = "green" if report.ok else "bold red"
+    out.print(Text(report.summary(), style=style), soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(4)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(keyring: KeyringOption = Path(".keys")) -> None:
+    """Sign the log's head now and print the checkpoint: keep it somewhere else, and give it
+    back to `audit verify --checkpoint` to prove nothing before it changed or went missing."""
+    checkpoint = _session(keyring).audit.checkpoint()
+    typer.echo(checkpoint.to_json())
+
+
+@audit_app.command("show")
+def audit_show(
+    since: SinceOption = None, until: UntilOption = None, who: ActorFilter = None,
+    action: ActionFilter = None, resource: ResourceFilter = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show the last N entries.")] = 50,
+    keyring: KeyringOption = Path(".keys"),
+) -> None:  # fmt: skip
+    """The entries that match, as a table (needs the audit.read permission)."""
+    entries = _audit_read(
+        keyring, since=since, until=until, who=who, action=action, resource=resource
+    )
+    table = Table(title=f"audit log: {len(entries)} matching entries (last {limit} shown)")
+    for column in ("seq", "time (UTC)", "actor", "action", "resource", "outcome", "details"):
+        table.add_column(column, overflow="fold")
+    for entry in entries[-limit:]:
+        details = json.dumps(entry["details"], separators=(",", ":"))
+        table.add_row(
+            str(entry["seq"]), str(entry["time"])[:19].replace("T", " "), str(entry["actor"]),
+            str(entry["action"]), str(entry["resource"]), str(entry["outcome"]), details,
+        )  # fmt: skip
+    out.print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--out", "-o", help="The file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "jsonl",
+    since: SinceOption = None, until: UntilOption = None, who: ActorFilter = None,
+    action: ActionFilter = None, resource: ResourceFilter = None,
+    keyring: KeyringOption = Path(".keys"),
+) -> None:  # fmt: skip
+    """Export matching entries for auditors as JSON Lines (the entries as stored, hashes
+    included) or CSV (needs the audit.read permission)."""
+    if fmt not in ("csv", "jsonl"):
+        raise typer.BadParameter("--format must be csv or jsonl")
+    entries = _audit_read(
+        keyring, since=since, until=until, who=who, action=action, resource=resource
+    )
+    _write_export(output, entries, fmt)
+    out.print(f"exported {len(entries)} entries to {output}")
+
+
+def _write_export(output: Path, entries: list[dict[str, object]], fmt: str) -> None:
+    import csv
+    import io
+    import tempfile
+
+    buffer = io.StringIO()
+    if fmt == "jsonl":
+        for entry in entries:
+            buffer.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    else:
+        columns = ["seq", "time", "actor", "action", "resource", "outcome", "details", "prev"]
+        writer = csv.DictWriter(buffer, fieldnames=[*columns, "hash"], lineterminator="\n")
+        writer.writeheader()
+        for entry in entries:
+            writer.writerow(entry | {"details": json.dumps(entry["details"], sort_keys=True)})
+    # Atomic: an auditor never receives half an export.
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(fd)
+    try:
+        Path(tmp).write_text(buffer.getvalue(), encoding="utf-8")
+        Path(tmp).replace(output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@audit_app.command("hash")
+def audit_hash(
+    value: Annotated[str, typer.Argument(help="A sensitive value to look for in the log.")],
+    keyring: KeyringOption = Path(".keys"),
+) -> None:
+    """The keyed hash under which the log records this value (to match, never to read)."""
+    typer.echo(_session(keyring).audit.hash_value(value))
+
+
+@audit_app.command("init-db")
+def audit_init_db(
+    admin_url: Annotated[str, typer.Option("--admin-url", envvar="GOVERNANCE_AUDIT_ADMIN_URL")],
+    app_role: Annotated[str, typer.Option("--app-role", help="The application's database role.")],
+    table: Annotated[str, typer.Option("--table")] = "governance_audit",
+) -> None:
+    """Create the PostgreSQL audit tables, append-only for the application's role."""
+    from governance.audit_pg import install
+
+    install(admin_url, app_role=app_role, table=table)
+    out.print(f"installed {table}: {app_role} may SELECT and INSERT, nothing else")
+
+
 def _when(timestamp: float) -> str:
     import datetime as dt
 
@@ -278,7 +467,12 @@ def _when(timestamp: float) -> str:
 def main() -> None:
     """Console-script entry point: run the app and turn library errors into exit codes."""
     try:
-        app()
+        try:
+            app()
+        finally:
+            # Each session signs a checkpoint of what it appended, even when a command failed.
+            while _sessions:
+                _sessions.pop().close()
     except GovernanceError as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -20,3 +20,17 @@ class KeyUnavailableError(GovernanceError):
     """A key is missing, retired or shredded."""
 
     exit_code = 5
+
+
+class AuditError(GovernanceError):
+    """The audit log cannot be written or read as asked. Governed operations fail closed: when
+    their entry cannot be written they do not happen."""
+
+    exit_code = 6
+
+
+class AccessDeniedError(GovernanceError):
+    """The policy does not allow this actor this action on this resource (the denial itself is
+    in the audit log)."""
+
+    exit_code = 7

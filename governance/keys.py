@@ -16,6 +16,7 @@ without touching the data.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from governance.audit import AuditKeys
+from governance.crypto import new_signing_key
 from governance.crypto.wrap import new_key, unwrap_key, wrap_key
 from governance.exceptions import GovernanceError, KeyUnavailableError
 
@@ -271,6 +274,27 @@ class LocalKeyring(KeyProvider):
         for path in sorted((self.root / "data-keys").glob("*.json")):
             yield path.stem
 
+    # -- the audit log's keys ----------------------------------------------------------------
+
+    def audit_keys(self) -> AuditKeys:
+        """The audit log's signing key and keyed-hash key, created with the keyring (or on
+        first use for a keyring made before they existed)."""
+        return _LocalAuditKeys(self)
+
+    def _audit_record(self) -> dict[str, str]:
+        path = self.root / "audit-keys.json"
+        if not path.is_file():
+            self._load()  # a clear error when there is no keyring at all
+            record = {
+                "signing_key": base64.b64encode(new_signing_key()).decode(),
+                "hash_key": base64.b64encode(new_key()).decode(),
+            }
+            # Another process may have made them first: then those are used.
+            with contextlib.suppress(FileExistsError):
+                self._write_private(path, record, exclusive=True)
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+
     # -- files -----------------------------------------------------------------------------
 
     @staticmethod
@@ -292,3 +316,22 @@ class LocalKeyring(KeyProvider):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+class _LocalAuditKeys(AuditKeys):
+    """Read once per process: the audit keys never change once made."""
+
+    def __init__(self, ring: LocalKeyring) -> None:
+        self.ring = ring
+        self._record: dict[str, str] | None = None
+
+    def _loaded(self) -> dict[str, str]:
+        if self._record is None:
+            self._record = self.ring._audit_record()
+        return self._record
+
+    def signing_key(self) -> bytes:
+        return base64.b64decode(self._loaded()["signing_key"])
+
+    def hash_key(self) -> bytes:
+        return base64.b64decode(self._loaded()["hash_key"])

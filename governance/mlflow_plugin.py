@@ -3,8 +3,10 @@
 Registered through the ``mlflow.artifact_repository`` entry point. With an experiment's
 artifact location on ``governed:///<prefix>``, everything MLflow logs there (files, models)
 is sealed into the store named by ``GOVERNANCE_STORE`` (default ``.store``) under keys from
-``GOVERNANCE_KEYRING`` (default ``.keys``); reads unseal it. The MLflow server reads them too
-when it has the plugin installed and access to the keys.
+``GOVERNANCE_KEYRING`` (default ``.keys``); reads unseal it. Every put and get asks the policy
+(``GOVERNANCE_POLICY``) and lands in the audit log (``GOVERNANCE_AUDIT``, default
+``.audit``). The MLflow server reads them too when it has the plugin installed and access to
+the keys.
 
 MLflow's own download API writes artifacts to a local path (that is how ``load_model``
 works); the plaintext then lives where MLflow puts it, which is MLflow's temporary folder.
@@ -12,6 +14,8 @@ works); the plaintext then lives where MLflow puts it, which is MLflow's tempora
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import os
 import posixpath
@@ -21,10 +25,19 @@ from urllib.parse import urlsplit
 from mlflow.entities import FileInfo
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-from governance.keys import LocalKeyring
+from governance.context import DEFAULT_AUDIT, open_governance
 from governance.store import ObjectInfo, SealedStore
 
 SCHEME = "governed"
+
+
+@functools.cache
+def _store(location: str, keyring: str, audit: str, policy: str | None) -> SealedStore:
+    """One governed session per configuration and process (MLflow makes many repositories);
+    it signs an audit checkpoint when the process ends."""
+    session = open_governance(keyring=keyring, audit=audit, policy=policy)
+    atexit.register(session.close)
+    return session.store(location)
 
 
 def object_id_for(name: str) -> str:
@@ -41,9 +54,11 @@ class GovernedArtifactRepository(ArtifactRepository):
         super().__init__(artifact_uri, tracking_uri, registry_uri)
         parts = urlsplit(artifact_uri)
         self.prefix = posixpath.join(parts.netloc, parts.path.lstrip("/")).strip("/")
-        self.store = SealedStore(
+        self.store = _store(
             os.environ.get("GOVERNANCE_STORE", ".store"),
-            LocalKeyring(Path(os.environ.get("GOVERNANCE_KEYRING", ".keys"))),
+            os.environ.get("GOVERNANCE_KEYRING", ".keys"),
+            os.environ.get("GOVERNANCE_AUDIT", DEFAULT_AUDIT),
+            os.environ.get("GOVERNANCE_POLICY") or None,
         )
 
     def _name(self, *parts: str | None) -> str:

@@ -21,22 +21,28 @@ recipes over it.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
 import io
 import json
 import os
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from governance.backends import Backend, LocalBackend, Reader
 from governance.crypto import SegmentedAead, SegmentedAeadParams, record_mac, record_mac_ok
-from governance.exceptions import GovernanceError, IntegrityError, KeyUnavailableError
+from governance.exceptions import (
+    AccessDeniedError,
+    AuditError,
+    GovernanceError,
+    IntegrityError,
+    KeyUnavailableError,
+)
 from governance.keys import KeyProvider
+from governance.policy import Policy, current_actor
 
 FORMAT = "governed:v1"
 MAGIC = b"GOVSEAL1"
@@ -58,6 +64,9 @@ class ObjectInfo:
     name: str = ""  # a logical path, for objects that stand for named files (MLflow artifacts)
 
 
+Scalar = str | int | float | bool | None
+
+
 @dataclass(frozen=True)
 class Operation:
     """One store or key operation, as the audit log records it (no secrets in it)."""
@@ -66,7 +75,7 @@ class Operation:
     action: str
     resource: str
     outcome: str
-    detail: str = ""
+    details: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 class OperationListener(Protocol):
@@ -144,18 +153,43 @@ class Sealer:
         params: SegmentedAeadParams | None = None,
         clock: Callable[[], float] = time.time,
         workers: int = 2,
+        policy: Policy | None = None,
     ) -> None:
         self.keys = keys
-        self.actor = actor or getpass.getuser()
+        self.actor = actor or current_actor()
+        self.policy = policy or Policy.allow_all()
         self.listeners = list(listeners)
         self.params = params or SegmentedAeadParams()
         self.clock = clock
         self.workers = workers
 
-    def report(self, action: str, resource: str, outcome: str, detail: str = "") -> None:
-        operation = Operation(self.actor, action, resource, outcome, detail)
+    def report(
+        self,
+        action: str,
+        resource: str,
+        outcome: str,
+        details: Mapping[str, Scalar] | None = None,
+    ) -> None:
+        """Tell every listener; a listener that raises (an audit log that cannot write) stops
+        the operation, which is why this runs before an operation takes effect."""
+        operation = Operation(self.actor, action, resource, outcome, dict(details or {}))
         for listener in self.listeners:
             listener(operation)
+
+    def report_failure(
+        self, action: str, resource: str, outcome: str, details: Mapping[str, Scalar] | None = None
+    ) -> None:
+        """Report an operation that is failing anyway: if even the audit entry cannot be
+        written, the original error is the one worth raising, so that one wins."""
+        with contextlib.suppress(AuditError):
+            self.report(action, resource, outcome, details)
+
+    def require(self, permission: str, action: str, resource: str) -> None:
+        """Ask the policy; a denial is reported (audited) and raised."""
+        decision = self.policy.decide(self.actor, permission, resource)
+        if not decision.allowed:
+            self.report_failure(action, resource, "denied", {"permission": permission})
+            raise AccessDeniedError(f"access denied: {decision.reason}")
 
     def write(
         self,
@@ -168,15 +202,17 @@ class Sealer:
         replace_file: bool = False,
         replace_key: bool = False,
     ) -> ObjectInfo:
-        """Seal ``data`` as ``object_id`` into ``file`` of ``backend``, all or nothing.
+        """Seal ``data`` as ``object_id`` into ``file`` of ``backend``, all or nothing. The
+        audit entry is written before the object is published: if it cannot be, nothing is.
 
         ``replace_key`` gives an existing object id a new data key (copies sealed under the
         old one become unreadable); without it an id that has or had a key is refused.
         """
+        self.require("artifact.write", "put", object_id)
         try:
             key, ref = self.keys.new_data_key(object_id, replace=replace_key)
         except GovernanceError as exc:
-            self.report("put", object_id, "refused", str(exc))
+            self.report_failure("put", object_id, "refused", {"error": type(exc).__name__})
             raise
         digest = hashlib.sha256()
         try:
@@ -193,15 +229,21 @@ class Sealer:
                 mac = record_mac(key, object_id, _canonical(info))
                 record = json.dumps(asdict(info) | {"mac": mac}).encode()
                 sink.write(record + _TRAILER.pack(len(record), MAGIC))
+                self.report(
+                    "put", object_id, "ok",
+                    {"bytes": size, "sha256": info.sha256, "name": name,
+                     "kek": f"{ref.kek_id} v{ref.version}"},
+                )  # fmt: skip
         except FileExistsError:
-            self.report("put", object_id, "refused", "exists")
+            self.report_failure("put", object_id, "refused", {"error": "exists"})
             raise GovernanceError(
                 f"object {object_id!r} exists; delete it first or use a new id"
             ) from None
-        except BaseException:
-            self.report("put", object_id, "error")
+        except AuditError:
             raise
-        self.report("put", object_id, "ok", f"{size} bytes")
+        except BaseException as exc:
+            self.report_failure("put", object_id, "error", {"error": type(exc).__name__})
+            raise
         return info
 
     def stat(self, backend: Backend, file: str, *, label: str) -> ObjectInfo:
@@ -217,15 +259,26 @@ class Sealer:
     ) -> Iterator[memoryview]:
         """Stream the plaintext segment by segment, each once verified; raises
         :class:`IntegrityError` at the first bad segment, or at the end for a cut-off or
-        resized object (then discard what was read).
+        resized object (then discard what was read). The read is allowed by the policy and
+        audited before any plaintext is released.
 
         Each segment is a read-only view into a reused buffer, valid until the next is asked
         for: copy it to keep it.
         """
+        return self._open(backend, file, label=label, expect_id=expect_id, action="get")
+
+    def _open(
+        self, backend: Backend, file: str, *, label: str, expect_id: str | None, action: str
+    ) -> Iterator[memoryview]:
+        audited = action == "get"
+        resource = expect_id or label
         try:
             with backend.reader(file) as reader:
                 record = _read_record(reader, label)
                 object_id = expect_id or record.info.object_id
+                resource = object_id
+                if audited:
+                    self.require("artifact.read", "get", object_id)
                 if record.info.object_id != object_id:
                     raise IntegrityError(
                         f"{label} holds object {record.info.object_id!r}, not {object_id!r}: "
@@ -234,13 +287,17 @@ class Sealer:
                 try:
                     key, _ = self.keys.data_key(object_id)
                 except KeyUnavailableError as exc:
-                    self.report("get", object_id, "denied", str(exc))
+                    if audited:
+                        details = {"error": type(exc).__name__}
+                        self.report_failure("get", object_id, "denied", details)
                     raise
                 if not record_mac_ok(key, object_id, _canonical(record.info), record.mac):
                     raise IntegrityError(
                         f"the record of {label} failed authentication: it was edited, or "
                         "belongs to another object"
                     )
+                if audited:
+                    self.report("get", object_id, "ok", {"bytes": record.info.size})
                 aead = SegmentedAead(
                     key, SegmentedAeadParams(segment_size=record.info.segment_size)
                 )
@@ -257,12 +314,13 @@ class Sealer:
                 if total != record.info.size:
                     raise IntegrityError(f"{label} opened to {total} bytes, not {record.info.size}")
         except FileNotFoundError:
-            self.report("get", expect_id or label, "missing")
+            if audited:
+                self.report_failure("get", resource, "missing")
             raise ObjectNotFoundError(f"{label} not found in {backend.describe()}") from None
-        except IntegrityError as exc:
-            self.report("get", expect_id or label, "corrupt", str(exc))
+        except IntegrityError:
+            if audited:
+                self.report_failure("get", resource, "corrupt")
             raise
-        self.report("get", object_id, "ok")
 
     def read(
         self, backend: Backend, file: str, *, label: str, expect_id: str | None = None
@@ -278,20 +336,22 @@ class Sealer:
     ) -> str:
         """``ok``, ``shredded``, ``key-missing: <why>`` (no key here to open it with) or
         ``corrupt: <why>``, after reading the whole object and checking its recorded size and
-        SHA-256."""
+        SHA-256. Needs ``artifact.verify``, not ``artifact.read``: nothing is released."""
+        self.require("artifact.verify", "verify", expect_id or label)
         try:
             info = self.stat(backend, file, label=label)
         except IntegrityError as exc:
-            status = f"corrupt: {exc}"
             self.report("verify", expect_id or label, "corrupt")
-            return status
+            return f"corrupt: {exc}"
         object_id = expect_id or info.object_id
         if self.keys.is_shredded(object_id):
             status = "shredded"
         else:
             digest, size = hashlib.sha256(), 0
             try:
-                for segment in self.open(backend, file, label=label, expect_id=expect_id):
+                for segment in self._open(
+                    backend, file, label=label, expect_id=expect_id, action="verify"
+                ):
                     digest.update(segment)
                     size += len(segment)
             except IntegrityError as exc:

@@ -23,6 +23,7 @@ from governance.backends import Backend, backend_for
 from governance.crypto import SegmentedAeadParams
 from governance.exceptions import GovernanceError, IntegrityError
 from governance.keys import KeyProvider, valid_object_id
+from governance.policy import Policy
 from governance.sealed import (
     FORMAT,
     ObjectInfo,
@@ -59,11 +60,13 @@ class SealedStore:
         params: SegmentedAeadParams | None = None,
         clock: Callable[[], float] = time.time,
         workers: int = 2,
+        policy: Policy | None = None,
     ) -> None:
         self.backend = backend_for(location)
         self.sealer = Sealer(
-            keys, actor=actor, listeners=listeners, params=params, clock=clock, workers=workers
-        )
+            keys, actor=actor, listeners=listeners, params=params, clock=clock,
+            workers=workers, policy=policy,
+        )  # fmt: skip
 
     @property
     def listeners(self) -> builtins.list[OperationListener]:
@@ -102,7 +105,7 @@ class SealedStore:
         An id is used once; ``replace`` overwrites an object under a new data key (what it
         held before, in every copy, becomes unreadable)."""
         if not replace and self.backend.exists(self._file(object_id)):
-            self.sealer.report("put", object_id, "refused", "exists")
+            self.sealer.report("put", object_id, "refused", {"error": "exists"})
             raise GovernanceError(f"object {object_id!r} exists; delete it first or use a new id")
         return self.sealer.write(
             self.backend, self._file(object_id), object_id, data, name=name,
@@ -111,13 +114,16 @@ class SealedStore:
 
     def delete(self, object_id: str) -> None:
         """Remove the object's ciphertext (its key stays for other copies: see ``shred``)."""
+        self.sealer.require("artifact.delete", "delete", object_id)
+        if not self.backend.exists(self._file(object_id)):
+            raise ObjectNotFoundError(f"no object {object_id!r} in {self.backend.describe()}")
+        self.sealer.report("delete", object_id, "ok")  # audited first: fail closed
         try:
             self.backend.delete(self._file(object_id))
         except FileNotFoundError:
             raise ObjectNotFoundError(
                 f"no object {object_id!r} in {self.backend.describe()}"
             ) from None
-        self.sealer.report("delete", object_id, "ok")
 
     # -- reading ---------------------------------------------------------------------------
 

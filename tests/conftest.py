@@ -27,6 +27,7 @@ _GOVERNED = Path(tempfile.mkdtemp(prefix="automl-tests-governed-"))
 atexit.register(shutil.rmtree, _GOVERNED, True)
 TEST_KEYRING = _GOVERNED / "keys"
 TEST_STORE = _GOVERNED / "store"
+TEST_AUDIT = _GOVERNED / "audit"
 
 
 def base_params(**sections: Any) -> dict[str, Any]:
@@ -38,11 +39,21 @@ def base_params(**sections: Any) -> dict[str, Any]:
         "split": {"test_size": 0.2, "cv_folds": 5, "seed": 42},
         # Tests that track say where; the others leave no mlflow.db behind.
         "tracking": {"enabled": False},
-        "governance": {"keyring": str(TEST_KEYRING), "store": str(TEST_STORE)},
+        "governance": {
+            "keyring": str(TEST_KEYRING),
+            "store": str(TEST_STORE),
+            "audit": str(TEST_AUDIT),
+        },
     }
     for name, values in sections.items():
         params[name] = {**params.get(name, {}), **values}
     return params
+
+
+@pytest.fixture(autouse=True)
+def _private_audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test appends to an audit log of its own, never to one in the repository."""
+    monkeypatch.setenv("GOVERNANCE_AUDIT", str(tmp_path / "audit-log"))
 
 
 @pytest.fixture

@@ -122,6 +122,15 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert set(model.predict(test.drop(columns="Status"))) <= {"good", "bad"}
     metrics = sh(project, "dvc", "metrics", "show", "--json")
     assert "best_cv_score" in metrics
+    # Every seal and unseal of the run is in the project's audit log, which verifies.
+    assert "ok:" in sh(project, "governance", "audit", "verify")
+    entries = [
+        json.loads(line) for line in (project / ".audit" / "audit.log").read_text().splitlines()
+    ]
+    done = {(e["action"], e["resource"].split("-")[0]) for e in entries if e["outcome"] == "ok"}
+    assert {("put", "dataset"), ("put", "train"), ("put", "test"), ("put", "model")} <= done
+    assert {("get", "dataset"), ("get", "train"), ("get", "test"), ("get", "model")} <= done
+    assert ("model.register", "credit") in done
     assert lock["stages"]["prepare"]["params"]["params.yaml"]["split.test_size"] == 0.2
 
 

@@ -8,6 +8,8 @@ by its trailer and unseal it into memory: no stage writes plaintext of a sealed 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import uuid
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from automl.config import Params
 from automl.stages._atomic import AtomicOutputs
+from governance.context import Governance, open_governance
 from governance.exceptions import GovernanceError, IntegrityError, KeyUnavailableError
 from governance.keys import LocalKeyring
-from governance.sealed import ObjectInfo, SealedFiles, Sealer, is_sealed
+from governance.sealed import ObjectInfo, SealedFiles, is_sealed
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +31,41 @@ PRODUCTION_NOTE = (
 )
 
 
+_sessions: dict[tuple[str, str, str | None], Governance] = {}
+
+
+def governance_session(params: Params) -> Governance:
+    """The stage's governed session (policy, audit log), one per process; its keyring is
+    created (with a loud note) the first time it is needed, and it signs an audit checkpoint
+    when the process ends."""
+    settings = params.governance
+    key = (settings.keyring, settings.audit, settings.policy)
+    if key not in _sessions:
+        session = open_governance(
+            keyring=settings.keyring, audit=settings.audit, policy=settings.policy
+        )
+        if not session.keyring.exists():
+            session.init_keys()
+            log.warning("created the keyring %s. %s", session.keyring.root, PRODUCTION_NOTE)
+        if not _sessions:
+            atexit.register(_close_sessions)
+        _sessions[key] = session
+    return _sessions[key]
+
+
+def _close_sessions() -> None:
+    while _sessions:
+        _, session = _sessions.popitem()
+        with contextlib.suppress(GovernanceError):
+            session.close()
+
+
 def keyring(params: Params) -> LocalKeyring:
-    """The project's keyring, created (with a loud note) the first time it is needed."""
-    keys = LocalKeyring(Path(params.governance.keyring))
-    if not keys.exists():
-        keys.init()
-        log.warning("created the keyring %s. %s", keys.root, PRODUCTION_NOTE)
-    return keys
+    return governance_session(params).keyring
 
 
 def sealed_files(params: Params) -> SealedFiles:
-    return SealedFiles(Sealer(keyring(params)))
+    return governance_session(params).files()
 
 
 def seal_output(
@@ -98,3 +125,7 @@ def route_tracking_artifacts(params: Params) -> None:
         store = str(Path(store).resolve())
     os.environ["GOVERNANCE_STORE"] = store
     os.environ["GOVERNANCE_KEYRING"] = str(Path(params.governance.keyring).resolve())
+    audit = params.governance.audit
+    os.environ["GOVERNANCE_AUDIT"] = audit if "://" in audit else str(Path(audit).resolve())
+    if params.governance.policy:
+        os.environ["GOVERNANCE_POLICY"] = str(Path(params.governance.policy).resolve())

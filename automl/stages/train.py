@@ -23,7 +23,7 @@ from automl.labels import encode_classes
 from automl.preprocess import plan_columns
 from automl.stages._atomic import atomic_outputs
 from automl.stages._io import load_tracked_params, read_stage_json
-from automl.stages._sealing import seal_output
+from automl.stages._sealing import governance_session, seal_output
 from automl.stages.search import training_table
 
 
@@ -75,6 +75,12 @@ def run(
     if params.tracking.enabled and run_id:
         from automl.tracking import log_and_register_model
 
+        # Registration is governed: allowed by the policy and audited before it happens.
+        session = governance_session(params)
+        name = params.tracking.registered_model
+        session.require("model.register", name, action="model.register")
+        audited = {"mlflow_run_id": run_id, "model_sha256": summary["model_sha256"]}
+        session.record("model.register", name, "requested", audited)
         registered = log_and_register_model(
             uri=params.tracking.uri,
             run_id=run_id,
@@ -89,6 +95,7 @@ def run(
                 "model_sha256": summary["model_sha256"],
             },
         )
+        session.record("model.register", f"{name}/{registered['version']}", "ok", audited)
         summary |= {
             "registered_model": params.tracking.registered_model,
             "model_version": registered["version"],

@@ -20,7 +20,9 @@ import yaml
 
 from automl.stages import evaluate, ingest, prepare, search, train
 from automl.tracking import TrackingError
-from tests.conftest import PG_URL, TEST_KEYRING, TEST_STORE, base_params
+from governance.audit import AuditLog
+from governance.audit_file import FileAuditBackend
+from tests.conftest import PG_URL, TEST_AUDIT, TEST_KEYRING, TEST_STORE, base_params
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +48,7 @@ def _start_server(backend: str, workdir: Path) -> Iterator[str]:
         env={
             **os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "GOVERNANCE_STORE": str(TEST_STORE), "GOVERNANCE_KEYRING": str(TEST_KEYRING),
+            "GOVERNANCE_AUDIT": str(TEST_AUDIT),
         },
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -214,6 +217,12 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
     ]
     assert version["run_id"] == run_id
     assert version["version"] == outcome["train"]["model_version"]
+    registered = [
+        e for e in AuditLog(FileAuditBackend(TEST_AUDIT)).entries(action="model.register")
+        if e.resource == f"{experiment}/{version['version']}"
+    ]  # fmt: skip
+    assert [e.outcome for e in registered] == ["ok"]
+    assert registered[0].details["mlflow_run_id"] == run_id
     version_tags = {t["key"]: t["value"] for t in version["tags"]}
     assert version_tags["data_hash"].startswith("sha256:")
     assert "test_roc_auc" in version_tags
