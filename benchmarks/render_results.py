@@ -124,6 +124,43 @@ def _sealed_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return lines
 
 
+def _audit_section(data: dict) -> list[str]:  # type: ignore[type-arg]
+    return [
+        "## Audit log: verify and durable appends (issue 6)",
+        "",
+        f"Machine: {data['machine']}. Commit {data['commit']}. Command: "
+        "`python benchmarks/audit_log.py --entries 1000000 --seconds 10` (the log on the "
+        f"machine's disk, ext4 on virtio). Entries of {data['entry_bytes']} bytes.",
+        "",
+        "| measure | ours | limit measured in the same run | ratio | target |",
+        "|---|---:|---:|---:|---|",
+        f"| verify, entries/s ({data['verify_entries']:,} entries) | {data['verify_per_s']:,} | "
+        f"{data['raw_chain_per_s']:,} (SHA-256 chaining in memory) | {data['ratio_verify']:.2f} "
+        "| >= 200,000/s |",
+        f"| durable appends, 1 process, /s | {data['append_1_per_s']:,.0f} | "
+        f"{data['raw_fsync_per_s']:,.0f} (write + fsync) | {data['ratio_append_1']:.2f} "
+        "| >= 0.8 x raw |",
+        f"| durable appends, 4 processes in total, /s | {data['append_4_per_s']:,.0f} | "
+        f"{data['raw_fsync_per_s']:,.0f} (write + fsync) | {data['ratio_append_4']:.2f} "
+        "| >= 2 x raw |",
+        f"| `append_many`, batches of 1,000, entries/s | {data['append_many_per_s']:,} | | | |",
+        "",
+        "Verify meets its target: it hashes the stored bytes (no JSON parsing, no "
+        "re-serialisation) and checks sequence and chain by slicing. The append targets are "
+        "missed on this machine, whose fsync is unusually fast (about 0.17 ms): one append "
+        "costs about 35 µs of Python in memory and 60 to 120 µs in all on this disk (locks, "
+        "reading nothing when this process wrote last, one write, the group-commit state), "
+        "which a bare write + fsync loop does not pay. Group commit works (4 processes share "
+        "one fsync between about 2.3 appends; a leader first lets a writer that is mid-write "
+        "finish) but two cores and sub-millisecond fsyncs leave little to batch. Where an fsync "
+        "costs milliseconds, as on most real disks, the fixed cost matters less and more "
+        "appenders wait for each fsync. Measured alternatives: kernel-level batching (every "
+        "appender fsyncs, no sync lock) 1.0 x raw with 4 processes; the shared durable offset "
+        "kept in /dev/shm instead of on disk, no gain.",
+        "",
+    ]
+
+
 def main() -> None:
     parts = [
         "# Benchmark results",
@@ -137,6 +174,7 @@ def main() -> None:
         ("budget.json", _budget_section),
         ("tracking_cost.json", _tracking_section),
         ("sealed_store.json", _sealed_section),
+        ("audit_log.json", _audit_section),
     )
     for name, render in sections:
         path = HERE / name

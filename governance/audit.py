@@ -292,10 +292,12 @@ class AuditLog:
                 details[key] = keyed_hash(secret, value)
         return details
 
-    def append(self, event: Event) -> Entry:
-        return self.append_many([event])[-1]
+    def append(self, event: Event) -> None:
+        """Append one entry; it is durable when this returns (raises :class:`AuditError`
+        otherwise: the caller's operation must then not happen)."""
+        self.append_many([event], return_entries=False)
 
-    def append_many(self, events: Iterable[Event]) -> list[Entry]:
+    def append_many(self, events: Iterable[Event], *, return_entries: bool = True) -> list[Entry]:
         """Append ``events`` as consecutive entries with one durable write; the entries."""
         keys = self._require_keys()
         pending = [(event, self._details(event)) for event in events]
@@ -329,7 +331,7 @@ class AuditLog:
             return lines
 
         head, torn = self.backend.append(build)
-        entries = [Entry.parse(line) for line in written]
+        entries = [Entry.parse(line) for line in written] if return_entries else []
         if torn:
             # Reported in the log itself: the next reader sees that a crash cut an entry.
             self._append_plain(

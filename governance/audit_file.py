@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from governance.audit import GENESIS, AuditBackend, Checkpoint, Head
@@ -46,17 +47,37 @@ def _locked(path: Path) -> Iterator[int]:
         os.close(fd)  # closing releases the lock
 
 
+@dataclass
+class _Handles:
+    pid: int
+    log: int
+    inode: int
+    append_lock: int
+    sync_lock: int
+    known: tuple[int, Head] | None = None  # (end offset, head) after this process's last write
+
+    def close(self) -> None:
+        for fd in (self.log, self.append_lock, self.sync_lock):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 class FileAuditBackend(AuditBackend):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.log = self.root / "audit.log"
         self._checkpoints = self.root / "checkpoints.jsonl"
-        self._boot = _boot_id()
+        self._boot_bytes = _boot_id().encode()
+        self._open: _Handles | None = None
+        self._ready = False
 
     def describe(self) -> str:
         return str(self.root)
 
     def _ensure(self) -> None:
+        if self._ready:
+            return
+        self._ready = True
         if not self.root.is_dir():
             try:
                 self.root.mkdir(parents=True, mode=0o700)
@@ -106,53 +127,87 @@ class FileAuditBackend(AuditBackend):
 
     # -- appending -------------------------------------------------------------------------
 
-    def append(self, build: Callable[[Head], list[bytes]]) -> tuple[Head, int]:
+    def _handles(self) -> _Handles:
+        """This process's open log and lock files, reopened when the log's path no longer
+        names the file they point to (moved or replaced: never append to a stray inode)."""
+        handles = self._open
+        if handles is not None and handles.pid == os.getpid():
+            try:
+                same = self.log.stat().st_ino == handles.inode
+            except OSError:
+                same = False
+            if same:
+                return handles
+            handles.close()
+        self._open = None
         self._ensure()
         try:
             created = not self.log.exists()
-            fd = os.open(self.log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            log = os.open(self.log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise AuditError(f"cannot open the audit log {self.log}: {exc}") from None
+        if created:
+            _fsync_dir(self.root)
+        append_lock = os.open(self.root / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        sync_lock = os.open(self.root / "sync.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._open = _Handles(os.getpid(), log, os.fstat(log).st_ino, append_lock, sync_lock)
+        return self._open
+
+    def append(self, build: Callable[[Head], list[bytes]]) -> tuple[Head, int]:
+        handles = self._handles()
+        fd = handles.log
+        fcntl.flock(handles.append_lock, fcntl.LOCK_EX)
         try:
-            if created:
-                _fsync_dir(self.root)
-            with _locked(self.root / "append.lock"):
+            size = os.fstat(fd).st_size
+            if handles.known is not None and handles.known[0] == size:
+                end, head, torn = size, handles.known[1], 0  # we wrote last: no need to look
+            else:
                 line, end, torn = self._tail(fd)
                 if torn:
                     os.ftruncate(fd, end)
                 head = head_of(line) if line else Head(0, GENESIS)
-                lines = build(head)
-                payload = b"".join(lines)
-                try:
-                    written = os.write(fd, payload)
-                    if written != len(payload):
-                        raise OSError(f"short write ({written} of {len(payload)} bytes)")
-                except OSError as exc:
-                    # Leave no partial line that a later append would chain onto.
-                    os.ftruncate(fd, end)
-                    raise AuditError(f"cannot write to the audit log {self.log}: {exc}") from None
-                new_end = end + len(payload)
-                new_head = head_of(lines[-1])
-            self._group_sync(fd, new_end)
-            return new_head, torn
-        finally:
-            os.close(fd)
-
-    def _group_sync(self, fd: int, upto: int) -> None:
-        """Make the log durable up to ``upto``, sharing one fsync with concurrent appenders."""
-        inode = os.fstat(fd).st_ino
-        with _locked(self.root / "sync.lock") as lock:
-            state = os.pread(lock, 128, 0).decode(errors="replace").split()
-            same_file = len(state) == 3 and state[:2] == [self._boot, str(inode)]
-            if same_file and int(state[2]) >= upto:
-                return
-            covered = os.fstat(fd).st_size
+            lines = build(head)
+            payload = b"".join(lines)
             try:
-                os.fsync(fd)
+                written = os.write(fd, payload)
+                if written != len(payload):
+                    raise OSError(f"short write ({written} of {len(payload)} bytes)")
+            except OSError as exc:
+                # Leave no partial line that a later append would chain onto.
+                os.ftruncate(fd, end)
+                handles.known = None
+                raise AuditError(f"cannot write to the audit log {self.log}: {exc}") from None
+            new_end = end + len(payload)
+            new_head = head_of(lines[-1])
+            handles.known = (new_end, new_head)
+        finally:
+            fcntl.flock(handles.append_lock, fcntl.LOCK_UN)
+        self._group_sync(handles, new_end)
+        return new_head, torn
+
+    def _group_sync(self, handles: _Handles, upto: int) -> None:
+        """Make the log durable up to ``upto``, sharing one fsync with concurrent appenders:
+        whoever holds the sync lock fsyncs everything written so far and records how far that
+        reached; appenders queued behind it whose bytes it covered return without an fsync."""
+        lock = handles.sync_lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = os.pread(lock, 128, 0).split()
+            ours = len(state) == 3 and state[0] == self._boot_bytes
+            if ours and int(state[1]) == handles.inode and int(state[2]) >= upto:
+                return
+            # A writer holding the append lock is mid-write: let it finish, so this fsync
+            # covers it too (one more entry per fsync, where an fsync costs 100s of µs).
+            fcntl.flock(handles.append_lock, fcntl.LOCK_EX)
+            fcntl.flock(handles.append_lock, fcntl.LOCK_UN)
+            covered = os.fstat(handles.log).st_size
+            try:
+                os.fsync(handles.log)
             except OSError as exc:
                 raise AuditError(f"cannot make the audit log durable ({exc})") from None
-            record = f"{self._boot} {inode} {covered}".encode().ljust(128)
-            os.pwrite(lock, record, 0)
+            os.pwrite(lock, b"%s %d %d" % (self._boot_bytes, handles.inode, covered) + b" " * 8, 0)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- reading ---------------------------------------------------------------------------
 
