@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance.audit import GENESIS, AuditBackend, Checkpoint, Head
+from governance.backends import fsync_dir
 from governance.exceptions import AuditError
 
 _BLOCK = 1 << 16
@@ -147,7 +148,7 @@ class FileAuditBackend(AuditBackend):
         except OSError as exc:
             raise AuditError(f"cannot open the audit log {self.log}: {exc}") from None
         if created:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         append_lock = os.open(self.root / "append.lock", os.O_RDWR | os.O_CREAT, 0o600)
         sync_lock = os.open(self.root / "sync.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._open = _Handles(os.getpid(), log, os.fstat(log).st_ino, append_lock, sync_lock)
@@ -237,11 +238,3 @@ class FileAuditBackend(AuditBackend):
         # A crash can tear the last line; a checkpoint is only what was written whole.
         complete = self._checkpoints.read_bytes().split(b"\n")[:-1]
         return [Checkpoint.from_json(line) for line in complete if line.strip()]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -112,7 +112,7 @@ class LocalBackend(Backend):
             else:
                 os.link(tmp, final)  # fails if another writer published first
                 Path(tmp).unlink()
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -122,7 +122,7 @@ class LocalBackend(Backend):
 
     def delete(self, name: str) -> None:
         self.path(name).unlink()
-        _fsync_dir(self.path(name).parent)
+        fsync_dir(self.path(name).parent)
 
     def names(self, folder: str, suffix: str) -> list[str]:
         base = self.path(folder)
@@ -138,7 +138,8 @@ class LocalBackend(Backend):
         return str(self.root)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make a rename or link in ``directory`` durable (the entry is on disk only after this)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

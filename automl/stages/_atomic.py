@@ -17,21 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from automl.exceptions import ConfigError
+from governance.backends import fsync_dir
 
 
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AtomicOutputs:
@@ -97,7 +89,7 @@ class AtomicOutputs:
             self.discard()
             raise
         for directory in {final.parent for _, final in self._pending}:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         self._pending.clear()
 
     def discard(self) -> None:
