@@ -44,6 +44,7 @@ def test_the_checker_sees_imports() -> None:
     [
         ("mlflow", ("automl/tracking/", "governance/mlflow_plugin.py")),
         ("cryptography", ("governance/crypto/",)),
+        ("evidently", ("automl/monitor.py",)),
     ],
 )
 def test_only_one_place_imports(library: str, homes: tuple[str, ...]) -> None:
