@@ -214,6 +214,98 @@ def stage_evaluate(
     out.print(f"wrote {metrics}, {plots}/ and {figures}/")
 
 
+_MONITOR_INPUTS = {
+    "train": Path("data/prepared/train.parquet"),
+    "test": Path("data/prepared/test.parquet"),
+    "checks": Path("data/prepared/checks.json"),
+    "model": Path("models/model.sealed"),
+    "train_summary": Path("results/train/summary.json"),
+}
+
+
+@stage_app.command("monitor")
+def stage_monitor(
+    train: Annotated[Path, typer.Option("--train", help="The training split (reference).")],
+    test: Annotated[Path, typer.Option("--test", help="The test split (default batch).")],
+    checks: Annotated[Path, typer.Option("--checks", help="The prepare stage's checks.json.")],
+    model: Annotated[Path, typer.Option("--model", help="The trained model.")],
+    train_summary: Annotated[Path, typer.Option("--train-summary", help="Train's summary.")],
+    summary: Annotated[Path, typer.Option("--summary", help="Summary JSON to write.")],
+    report: Annotated[Path, typer.Option("--report", help="Evidently HTML report to write.")],
+    report_json: Annotated[Path, typer.Option("--report-json", help="Its JSON to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Check the configured batch (the test split by default) for drift and quality."""
+    from automl.stages import monitor
+
+    result = monitor.run(
+        params_path=params, train_in=train, test_in=test, checks_in=checks, model_in=model,
+        train_summary_in=train_summary, summary_out=summary, report_out=report,
+        report_json_out=report_json,
+    )  # fmt: skip
+    _print_monitoring(result.summary)
+    out.print(f"wrote {report}, {report_json} and {summary}")
+
+
+@app.command("monitor")
+def monitor_batch(
+    current: Annotated[
+        Path, typer.Option("--current", help="The new batch: a CSV (any compression) or Parquet.")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where the report and summary go.")
+    ] = Path("results/monitor-batch"),
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Check a new batch against the training data, outside DVC: exit 0 on pass or warn,
+    1 on fail (drift or quality past the thresholds in params.yaml's monitor section)."""
+    from automl.stages import monitor
+
+    batch = monitor.read_batch(current)
+    result = monitor.run(
+        params_path=params, train_in=_MONITOR_INPUTS["train"], test_in=_MONITOR_INPUTS["test"],
+        checks_in=_MONITOR_INPUTS["checks"], model_in=_MONITOR_INPUTS["model"],
+        train_summary_in=_MONITOR_INPUTS["train_summary"],
+        summary_out=out_dir / "summary.json", report_out=out_dir / "report.html",
+        report_json_out=out_dir / "report.json", current=batch, current_name=str(current),
+    )  # fmt: skip
+    _print_monitoring(result.summary)
+    out.print(f"report: {out_dir / 'report.html'}")
+    if result.status == "fail":
+        raise typer.Exit(1)
+
+
+def _print_monitoring(summary: dict[str, object]) -> None:
+    status = str(summary["status"])
+    style = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}[status]
+    rows = summary["rows"]
+    assert isinstance(rows, dict)
+    table = Table(
+        title=f"monitor: {summary.get('current_batch')} ({rows['current']} rows"
+        + (f", {rows['current_used']} sampled" if rows["sampled"] else "")
+        + ")"
+    )
+    for column in ("column", "method", "score", "threshold", "drifted"):
+        table.add_column(column)
+    columns = summary["columns"]
+    assert isinstance(columns, dict)
+    prediction = summary.get("prediction_drift")
+    entries = list(columns.items()) + ([("(prediction)", prediction)] if prediction else [])
+    for name, found in entries:
+        table.add_row(
+            name, str(found["method"]), _score(found["score"]), str(found["threshold"]),
+            Text("yes", style="bold red") if found["drifted"] else Text("no"),
+        )  # fmt: skip
+    out.print(table)
+    quality = summary.get("quality") or {}
+    assert isinstance(quality, dict)
+    if quality:
+        out.print("quality: " + ", ".join(f"{k} {v:.4f}" for k, v in quality.items()))
+    out.print(Text.assemble(("status: ", ""), (status.upper(), style)))
+    for reason in summary.get("reasons", []):  # type: ignore[attr-defined]
+        out.print(f"  - {reason}")
+
+
 def _score(value: object) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return ""

@@ -253,6 +253,28 @@ class TrackingParams(Section):
         return self
 
 
+class MonitorParams(Section):
+    """``monitor``: the batch to check against the training data, and when it fails."""
+
+    current: Source | None = None
+    drift_share_warn: Annotated[float, Field(ge=0, le=1)] = 0.2
+    drift_share_fail: Annotated[float, Field(gt=0, le=1)] = 0.5
+    num_method: NonEmptyStr | None = None
+    cat_method: NonEmptyStr | None = None
+    num_threshold: Annotated[float, Field(gt=0)] | None = None
+    cat_threshold: Annotated[float, Field(gt=0)] | None = None
+    quality: dict[str, float] = {}
+    sample_rows: Annotated[int, Field(ge=100)] | None = 100_000
+    seed: Annotated[int, Field(ge=0)] = 0
+    workspace: NonEmptyStr | None = ".evidently"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitorParams:
+        if self.drift_share_warn > self.drift_share_fail:
+            raise ValueError("drift_share_warn must not be above drift_share_fail")
+        return self
+
+
 class GovernanceParams(Section):
     """``governance``: what the pipeline seals, and with which keys."""
 
@@ -288,6 +310,7 @@ class Params(Section):
     search: SearchParams = SearchParams()
     train: TrainParams = TrainParams()
     tracking: TrackingParams = TrackingParams()
+    monitor: MonitorParams = MonitorParams()
     governance: GovernanceParams = GovernanceParams()
 
 

@@ -328,3 +328,15 @@ def _number(value: Any) -> float | None:
 
 def summary_json(summary: Mapping[str, Any]) -> str:
     return json.dumps(summary, indent=2, default=str)
+
+
+def add_to_workspace(snapshot: Any, *, workspace: Path, project: str, name: str) -> str:
+    """Add ``snapshot`` to the project ``project`` of the local Evidently workspace (created
+    if needed), so that ``evidently ui --workspace <dir>`` shows every monitoring run over
+    time; returns the run's id."""
+    from evidently.ui.workspace import Workspace
+
+    space = Workspace.create(str(workspace))
+    found = space.search_project(project)
+    chosen = found[0] if found else space.create_project(project)
+    return str(space.add_run(chosen.id, snapshot, include_data=False, name=name).id)

@@ -64,7 +64,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "copy")
     log = sh(root, "dvc", "repro")
-    for stage in ("ingest", "prepare", "search", "train", "evaluate"):
+    for stage in ("ingest", "prepare", "search", "train", "evaluate", "monitor"):
         assert f"Running stage '{stage}'" in log
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "--allow-empty", "-m", "reproduced")
@@ -104,7 +104,12 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert len(train) + len(test) == 4454
     assert len(test) == math.ceil(0.2 * 4454)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train", "evaluate"}
+    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train", "evaluate", "monitor"}
+    monitoring = json.loads((project / "results/monitor/summary.json").read_text())
+    assert monitoring["status"] in ("pass", "warn")  # the test split comes from the same data
+    assert monitoring["current_batch"] == "data/prepared/test.parquet"
+    assert (project / "results/monitor/report.html").stat().st_size > 100_000
+    assert (project / ".evidently").is_dir()
     evaluation = json.loads((project / "results/evaluate/metrics.json").read_text())
     assert evaluation["metric"] == "roc_auc"
     assert 0.5 < evaluation["roc_auc"] <= 1
@@ -313,5 +318,39 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
             *seals,
         },
     }
+    reads["monitor"] = {
+        "monitor", "tracking.enabled", "tracking.uri", "tracking.experiment", *tracks,
+    }  # fmt: skip
     for stage, expected in reads.items():
         assert set(stages[stage]["params"]) == expected, stage
+
+
+def test_monitor_a_new_batch_outside_dvc(project: Path) -> None:
+    test = _dataset(project, "data/prepared/test.parquet")
+    same = project / "same.csv"
+    test.to_csv(same, index=False)
+    shifted = test.copy()
+    for column in ("Income", "Amount", "Price", "Expenses", "Assets", "Seniority", "Age"):
+        shifted[column] = shifted[column] * 3 + 100
+    drifted = project / "drifted.csv.gz"
+    shifted.to_csv(drifted, index=False)
+
+    def monitor(batch: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["automl", "monitor", "--current", str(batch)], cwd=project, env=_env(),
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    ok = monitor(same)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "status: PASS" in ok.stdout or "status: WARN" in ok.stdout
+    bad = monitor(drifted)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "status: FAIL" in bad.stdout and "Income" in bad.stdout
+    summary = json.loads((project / "results/monitor-batch/summary.json").read_text())
+    assert summary["status"] == "fail" and "Income" in summary["drifted_columns"]
+    test.drop(columns=["Income"]).to_csv(project / "partial.csv", index=False)
+    partial = monitor(project / "partial.csv")
+    assert partial.returncode == 3
+    assert "lacks the model's feature column(s) ['Income']" in partial.stderr
+    assert "Traceback" not in partial.stderr

@@ -3,12 +3,18 @@
 - :class:`MlflowSearchTracker` logs a search (parent run) and its trials (nested runs).
 - :func:`log_and_register_model` logs the trained model and registers it as ``candidate``.
 - :func:`log_evaluation` adds test metrics and plots to the run.
+- :func:`log_monitoring` adds a monitoring run's status, drift and report to the run.
 - :func:`check_reachable` fails fast when a tracking server does not answer.
 """
 
 from automl.tracking.connection import TrackingError, check_reachable
 from automl.tracking.lineage import dvc_hashes, flatten, git_commit
-from automl.tracking.models import CANDIDATE, log_and_register_model, log_evaluation
+from automl.tracking.models import (
+    CANDIDATE,
+    log_and_register_model,
+    log_evaluation,
+    log_monitoring,
+)
 from automl.tracking.search_runs import MlflowSearchTracker
 
 __all__ = [
@@ -21,4 +27,5 @@ __all__ = [
     "git_commit",
     "log_and_register_model",
     "log_evaluation",
+    "log_monitoring",
 ]

@@ -114,3 +114,32 @@ def log_evaluation(
             mlflow_client.set_model_version_tag(
                 registered_model, model_version, f"test_{key}", f"{value:.6g}"
             )
+
+
+def log_monitoring(
+    *,
+    uri: str,
+    run_id: str,
+    summary: dict[str, Any],
+    folder: Path,
+    registered_model: str | None = None,
+    model_version: str | None = None,
+) -> None:
+    """A monitoring run's drift share and quality as ``monitor_*`` metrics, its report and
+    summary under ``monitoring/``, and its status as a tag of the run and the model version."""
+    from mlflow.entities import Metric, RunTag
+
+    mlflow_client = client(uri)
+    now = int(time.time() * 1000)
+    values = {"monitor_drift_share": summary["drift_share"]}
+    values |= {f"monitor_{k}": v for k, v in summary.get("quality", {}).items()}
+    step = len(mlflow_client.get_metric_history(run_id, "monitor_drift_share"))
+    batch = [Metric(k, float(v), now, step) for k, v in values.items()]
+    mlflow_client.log_batch(
+        run_id, metrics=batch, tags=[RunTag("monitor_status", str(summary["status"]))]
+    )
+    mlflow_client.log_artifacts(run_id, str(folder), artifact_path="monitoring")
+    if registered_model and model_version:
+        mlflow_client.set_model_version_tag(
+            registered_model, model_version, "monitor_status", str(summary["status"])
+        )

@@ -156,6 +156,7 @@ def test_every_params_key_is_documented() -> None:
         DemoSource,
         GovernanceParams,
         IngestParams,
+        MonitorParams,
         ParquetSource,
         PrepareParams,
         SearchParams,
@@ -167,7 +168,7 @@ def test_every_params_key_is_documented() -> None:
 
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     models = [DataParams, IngestParams, PrepareParams, SplitParams, SearchParams, TrainParams]
-    models += [TrackingParams, GovernanceParams]
+    models += [TrackingParams, GovernanceParams, MonitorParams]
     models += [DemoSource, CsvSource, ParquetSource, SqlSource]
     undocumented = [
         f"{model.__name__}.{name}"
