@@ -110,7 +110,7 @@ def check_batch(
 def _sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
     if rows is None or len(frame) <= rows:
         return frame
-    return frame.sample(n=rows, random_state=seed)
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
 
 
 def _with_predictions(
