@@ -112,3 +112,39 @@ def test_bad_batches_name_their_columns(
 def test_an_unknown_quality_metric_is_refused(setting: dict[str, Any]) -> None:
     with pytest.raises(DataError, match="unknown metric"):
         _run(setting, setting["current"], quality={"auroc": 0.7})
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_regression_and_multiclass_models_are_monitored(task: str) -> None:
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    rows = 1500
+    frame = pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows)})
+    signal = frame["x1"] * 2 + frame["x2"]
+    if task == "regression":
+        frame["y"] = signal + rng.normal(scale=0.1, size=rows)
+        model: Any = HistGradientBoostingRegressor(max_iter=40)
+        classes = None
+        quality = {"rmse": 5.0, "r2": 0.5}
+    else:
+        frame["y"] = np.select([signal < -1, signal > 1], ["low", "high"], "mid")
+        model = HistGradientBoostingClassifier(max_iter=40)
+        classes = ["high", "low", "mid"]
+        quality = {"accuracy": 0.6}
+    reference, current = frame.iloc[:800], frame.iloc[800:]
+    model.fit(reference[["x1", "x2"]], reference["y"])
+    result = monitor(
+        reference, current, model=model, task=task, target="y", features=["x1", "x2"],
+        classes=classes, thresholds=MonitorThresholds(quality=quality),
+    )  # fmt: skip
+    assert result.status == "pass", result.summary["reasons"]
+    assert set(quality) <= set(result.summary["quality"])
+    moved = current.assign(x1=current["x1"] + 3)
+    result = monitor(
+        reference, moved, model=model, task=task, target="y", features=["x1", "x2"],
+        classes=classes, thresholds=MonitorThresholds(quality=quality),
+    )  # fmt: skip
+    assert result.status == "fail"
+    assert "x1" in result.summary["drifted_columns"]
