@@ -18,11 +18,18 @@ import pytest
 import requests
 import yaml
 
-from automl.stages import evaluate, ingest, prepare, search, train
+from automl.stages import evaluate, ingest, monitor, prepare, search, train
 from automl.tracking import TrackingError
 from governance.audit import AuditLog
 from governance.audit_file import FileAuditBackend
-from tests.conftest import PG_URL, TEST_AUDIT, TEST_KEYRING, TEST_STORE, base_params
+from tests.conftest import (
+    PG_URL,
+    TEST_AUDIT,
+    TEST_KEYRING,
+    TEST_STORE,
+    base_params,
+    read_dataset,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +139,20 @@ def run_pipeline(root: Path, uri: str, experiment: str) -> dict[str, Any]:
         train_summary_in=root / "train.json", metrics_out=root / "metrics.json",
         plots_out=root / "plots", figures_out=root / "figures",
     )  # fmt: skip
-    return {"train": trained, "evaluate": report}
+    # A new batch from a CSV file named in params.yaml, checked and logged to the model's run.
+    read_dataset(root / "test.parquet").to_csv(root / "batch.csv", index=False)
+    params["monitor"] = {
+        "current": {"type": "csv", "path": str(root / "batch.csv")},
+        "workspace": str(root / "evidently"),
+    }
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    monitored = monitor.run(
+        params_path=path, train_in=root / "train.parquet", test_in=root / "test.parquet",
+        checks_in=root / "checks.json", model_in=root / "model.pkl",
+        train_summary_in=root / "train.json", summary_out=root / "monitor.json",
+        report_out=root / "monitor.html", report_json_out=root / "monitor-report.json",
+    )  # fmt: skip
+    return {"train": trained, "evaluate": report, "monitor": monitored.summary}
 
 
 def api(url: str, endpoint: str, **payload: Any) -> dict[str, Any]:
@@ -197,6 +217,14 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
     listed = api(url, "artifacts/list", get=True, run_id=run_id, path="search")
     names = {f["path"] for f in listed["files"]}
     assert {"search/leaderboard.csv", "search/optimization_history.html"} <= names
+    assert outcome["monitor"]["current_batch"] == "monitor.current (csv)"
+    assert metrics["monitor_drift_share"] == pytest.approx(outcome["monitor"]["drift_share"])
+    run_tags = {t["key"]: t["value"] for t in parent["data"]["tags"]}
+    assert run_tags["monitor_status"] == outcome["monitor"]["status"]
+    monitoring = api(url, "artifacts/list", get=True, run_id=run_id, path="monitoring")
+    assert {"monitoring/report.html", "monitoring/summary.json"} <= {
+        f["path"] for f in monitoring["files"]
+    }
     evaluation = api(url, "artifacts/list", get=True, run_id=run_id, path="evaluation")
     assert "evaluation/roc.png" in {f["path"] for f in evaluation["files"]}
     # Artifacts are sealed at rest: the experiment's location is governed:, the server opens
