@@ -213,10 +213,16 @@ def monitor(
         num_threshold=limits.num_threshold,
         cat_threshold=limits.cat_threshold,
     )
+    sampled = len(ref) < len(reference) or len(cur) < len(current)
+    rows_note = (
+        f"reference {len(ref)} of {len(reference)} rows, current {len(cur)} of {len(current)} "
+        f"rows" + (f" (seeded samples of at most {limits.sample_rows} rows)" if sampled else "")
+    )
     report = Report(
         [drift, DataSummaryPreset(), ValueDrift(column=prediction_column), *quality_preset],
+        metadata={"rows": rows_note}, tags=["sampled"] if sampled else [],
         include_tests=True,
-    )
+    )  # fmt: skip
     reference_set = Dataset.from_pandas(ref[[*features, *_extra(ref, target, labelled)]],
                                         data_definition=definition)  # fmt: skip
     current_set = Dataset.from_pandas(cur[[*features, *_extra(cur, target, labelled)]],
@@ -229,7 +235,7 @@ def monitor(
     summary["rows"] = {
         "reference": len(reference), "current": len(current),
         "reference_used": len(ref), "current_used": len(cur),
-        "sampled": len(ref) < len(reference) or len(cur) < len(current),
+        "sampled": sampled, "note": rows_note,
         "sample_rows": limits.sample_rows,
     }  # fmt: skip
     summary["labelled"] = bool(labelled)
