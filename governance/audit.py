@@ -23,119 +23,41 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import json
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from governance.crypto import key_fingerprint, keyed_hash, public_key, sign, signature_ok
+from governance.audit_records import (
+    GENESIS,
+    Checkpoint,
+    Entry,
+    Event,
+    Head,
+    Scalar,
+    check_line,
+    encode_entry,
+    utc_now,
+)
+from governance.crypto import keyed_hash, public_key, sign
 from governance.exceptions import AuditError, GovernanceError
 
-GENESIS = "0" * 64
-_HASH_SUFFIX = len(',"hash":"') + 64 + len('"}\n')
-_SEQ_PREFIX = b'{"seq":'
-_PREV_FIELD = b',"prev":"'
-
-Scalar = str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """What happened, before it becomes an entry. ``sensitive`` values are never stored: the
-    log keeps their keyed hash (``governance audit hash VALUE`` computes it to match)."""
-
-    actor: str
-    action: str
-    resource: str
-    outcome: str
-    details: Mapping[str, Scalar] = field(default_factory=dict)
-    sensitive: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Entry:
-    seq: int
-    prev: str
-    time: str
-    actor: str
-    action: str
-    resource: str
-    outcome: str
-    details: dict[str, Any]
-    hash: str
-
-    @classmethod
-    def parse(cls, line: bytes) -> Entry:
-        payload = json.loads(line)
-        return cls(**payload)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq, "prev": self.prev, "time": self.time, "actor": self.actor,
-            "action": self.action, "resource": self.resource, "outcome": self.outcome,
-            "details": self.details, "hash": self.hash,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement: entry ``seq`` of log ``log_id`` has hash ``hash``."""
-
-    log_id: str
-    seq: int
-    hash: str
-    time: str
-    public_key: str  # base64 of the raw Ed25519 public key
-    signature: str  # base64
-
-    def message(self) -> bytes:
-        fields = ("governed-audit-checkpoint:v1", self.log_id, str(self.seq), self.hash, self.time)
-        return "|".join(fields).encode()
-
-    def signed_ok(self) -> bool:
-        try:
-            public = base64.b64decode(self.public_key, validate=True)
-            signature = base64.b64decode(self.signature, validate=True)
-        except ValueError:
-            return False
-        return signature_ok(public, self.message(), signature)
-
-    @property
-    def key_id(self) -> str:
-        return key_fingerprint(base64.b64decode(self.public_key))
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "log_id": self.log_id, "seq": self.seq, "hash": self.hash, "time": self.time,
-                "public_key": self.public_key, "signature": self.signature,
-            },
-            separators=(",", ":"),
-        )  # fmt: skip
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Checkpoint:
-        try:
-            payload = json.loads(text)
-            return cls(
-                log_id=str(payload["log_id"]), seq=int(payload["seq"]), hash=str(payload["hash"]),
-                time=str(payload["time"]), public_key=str(payload["public_key"]),
-                signature=str(payload["signature"]),
-            )  # fmt: skip
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AuditError(f"not a checkpoint: {exc}") from None
-
-
-@dataclass(frozen=True)
-class Head:
-    """The last entry of the log: what the next one chains to."""
-
-    seq: int
-    hash: str
+__all__ = [
+    "GENESIS",
+    "AuditBackend",
+    "AuditKeys",
+    "AuditLog",
+    "Checkpoint",
+    "Entry",
+    "Event",
+    "Head",
+    "Scalar",
+    "VerifyReport",
+    "check_line",
+    "encode_entry",
+]
 
 
 @dataclass
@@ -204,53 +126,6 @@ class AuditBackend(ABC):
         return repr(self)
 
 
-def _utc(clock: Callable[[], float]) -> str:
-    stamp = dt.datetime.fromtimestamp(clock(), tz=dt.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def encode_entry(
-    *, seq: int, prev: str, time: str, actor: str, action: str, resource: str, outcome: str,
-    details: Mapping[str, Any],
-) -> bytes:  # fmt: skip
-    """The exact bytes of an entry line, hash included."""
-    body = json.dumps(
-        {
-            "seq": seq, "prev": prev, "time": time, "actor": actor, "action": action,
-            "resource": resource, "outcome": outcome, "details": dict(details),
-        },
-        separators=(",", ":"), ensure_ascii=True, allow_nan=False,
-    )[:-1].encode()  # fmt: skip
-    digest = hashlib.sha256(body).hexdigest()
-    return body + b',"hash":"' + digest.encode() + b'"}\n'
-
-
-def check_line(line: bytes, expected_seq: int, prev: str) -> tuple[str, str]:  # noqa: PLR0911
-    """``(hash, problem)``: the line's hash if it is entry ``expected_seq`` chained to
-    ``prev``, else a problem. Works on the stored bytes; no JSON parsing."""
-    if len(line) < _HASH_SUFFIX + len(_SEQ_PREFIX) or not line.startswith(_SEQ_PREFIX):
-        return "", "the entry is malformed"
-    if line[-_HASH_SUFFIX : -_HASH_SUFFIX + 9] != b',"hash":"' or line[-3:] != b'"}\n':
-        return "", "the entry is malformed (no hash field at its end)"
-    stored = line[-_HASH_SUFFIX + 9 : -3]
-    if hashlib.sha256(line[:-_HASH_SUFFIX]).hexdigest().encode() != stored:
-        return "", "its hash does not match its content: the entry was edited"
-    comma = line.find(b",", len(_SEQ_PREFIX))
-    try:
-        seq = int(line[len(_SEQ_PREFIX) : comma])
-    except ValueError:
-        return "", "the entry is malformed (sequence number)"
-    if line[comma : comma + 9] != _PREV_FIELD:
-        return "", "the entry is malformed (prev field)"
-    if seq != expected_seq:
-        if seq < expected_seq:
-            return "", f"entry {seq} appears again or out of order (expected {expected_seq})"
-        return "", f"entries {expected_seq} to {seq - 1} are missing (found {seq})"
-    if line[comma + 9 : comma + 73].decode() != prev:
-        return "", "it does not chain to the entry before it: an entry was inserted or removed"
-    return stored.decode(), ""
-
-
 class AuditLog:
     """Append, checkpoint, verify and query one audit log."""
 
@@ -309,7 +184,7 @@ class AuditLog:
         def build(head: Head) -> list[bytes]:
             lines: list[bytes] = []
             seq, prev = head.seq, head.hash
-            stamp = _utc(self.clock)
+            stamp = utc_now(self.clock)
             if seq == 0:
                 public = base64.b64encode(public_key(signing)).decode()
                 genesis = encode_entry(
@@ -333,28 +208,13 @@ class AuditLog:
         head, torn = self.backend.append(build)
         entries = [Entry.parse(line) for line in written] if return_entries else []
         if torn:
-            # Reported in the log itself: the next reader sees that a crash cut an entry.
-            self._append_plain(
-                Event(pending[0][0].actor, "audit.repair", "audit-log", "ok",
-                      {"torn_bytes_removed": torn})
-            )  # fmt: skip
+            # Reported in the log itself: the next reader sees that a crash cut an entry. The
+            # torn bytes are gone by now, so this append finds none and does not recurse.
+            detail = {"torn_bytes_removed": torn}
+            self.append(Event(pending[0][0].actor, "audit.repair", "audit-log", "ok", detail))
         if head.seq // self.checkpoint_every > (head.seq - len(written)) // self.checkpoint_every:
             self.checkpoint()
         return entries
-
-    def _append_plain(self, event: Event) -> None:
-        details = self._details(event)
-
-        def build(head: Head) -> list[bytes]:
-            return [
-                encode_entry(
-                    seq=head.seq + 1, prev=head.hash, time=_utc(self.clock), actor=event.actor,
-                    action=event.action, resource=event.resource, outcome=event.outcome,
-                    details=details,
-                )
-            ]  # fmt: skip
-
-        self.backend.append(build)
 
     def head(self) -> Head:
         return self.backend.head()
@@ -375,7 +235,7 @@ class AuditLog:
         log_id, public = self.log_id()
         if base64.b64decode(public) != public_key(signing):
             raise AuditError("this signing key is not the one that started the audit log")
-        unsigned = Checkpoint(log_id, head.seq, head.hash, _utc(self.clock), public, "")
+        unsigned = Checkpoint(log_id, head.seq, head.hash, utc_now(self.clock), public, "")
         signature = base64.b64encode(sign(signing, unsigned.message())).decode()
         checkpoint = Checkpoint(log_id, head.seq, head.hash, unsigned.time, public, signature)
         self.backend.add_checkpoint(checkpoint)
@@ -397,8 +257,9 @@ class AuditLog:
     def verify(self, external: Iterable[Checkpoint] = ()) -> VerifyReport:
         """Check the chain, every stored checkpoint, and ``external`` checkpoints."""
         external = list(external)
+        stored = self.backend.checkpoints()
         hashes: dict[int, str] = {}
-        want = {c.seq for c in self.backend.checkpoints()} | {c.seq for c in external}
+        want = {c.seq for c in stored} | {c.seq for c in external}
         prev, seq = GENESIS, 0
         report = VerifyReport(True, 0, Head(0, GENESIS), 0)
         for line in self.backend.lines():
@@ -416,7 +277,7 @@ class AuditLog:
                 return _failed(report, 1, "the log is empty, but a checkpoint says it was not")
             return report
         log_id, public = self.log_id()
-        checkpoints = [(c, "stored") for c in self.backend.checkpoints()]
+        checkpoints = [(c, "stored") for c in stored]
         checkpoints += [(c, "external") for c in external]
         for checkpoint, where in checkpoints:
             problem = _checkpoint_problem(checkpoint, log_id, public, hashes, seq)

@@ -107,24 +107,21 @@ class FileAuditBackend(AuditBackend):
                 return data[before + 1 : last + 1], end, size - end
         return b"", 0, size
 
-    def head(self) -> Head:
+    def _read_tail(self) -> tuple[bytes, int, int]:
         if not self.log.is_file():
-            return Head(0, GENESIS)
+            return b"", 0, 0
         fd = os.open(self.log, os.O_RDONLY)
         try:
-            line, _, _ = self._tail(fd)
+            return self._tail(fd)
         finally:
             os.close(fd)
+
+    def head(self) -> Head:
+        line = self._read_tail()[0]
         return head_of(line) if line else Head(0, GENESIS)
 
     def torn_tail(self) -> int:
-        if not self.log.is_file():
-            return 0
-        fd = os.open(self.log, os.O_RDONLY)
-        try:
-            return self._tail(fd)[2]
-        finally:
-            os.close(fd)
+        return self._read_tail()[2]
 
     # -- appending -------------------------------------------------------------------------
 

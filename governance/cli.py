@@ -11,7 +11,6 @@ The keyring and the store default to ``.keys/`` and ``.store/`` in the current d
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -412,7 +411,8 @@ def audit_export(
 def _write_export(output: Path, entries: list[dict[str, object]], fmt: str) -> None:
     import csv
     import io
-    import tempfile
+
+    from governance.backends import LocalBackend
 
     buffer = io.StringIO()
     if fmt == "jsonl":
@@ -425,15 +425,8 @@ def _write_export(output: Path, entries: list[dict[str, object]], fmt: str) -> N
         for entry in entries:
             writer.writerow(entry | {"details": json.dumps(entry["details"], sort_keys=True)})
     # Atomic: an auditor never receives half an export.
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_text(buffer.getvalue(), encoding="utf-8")
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with LocalBackend(output.parent).writer(output.name, replace=True) as sink:
+        sink.write(buffer.getvalue().encode("utf-8"))
 
 
 @audit_app.command("hash")

@@ -8,7 +8,6 @@ the policy first and writes the audit entry before the operation takes effect.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.audit import AuditBackend, AuditLog, Event
-from governance.exceptions import AccessDeniedError, AuditError
 from governance.keys import KeyRef, LocalKeyring
 from governance.policy import Policy, current_actor
 from governance.sealed import Operation, Scalar, SealedFiles, Sealer
@@ -68,11 +66,7 @@ class Governance:
 
     def require(self, permission: str, resource: str, *, action: str | None = None) -> None:
         """Allow or deny (a denial is audited, then raised)."""
-        decision = self.policy.decide(self.actor, permission, resource)
-        if not decision.allowed:
-            with contextlib.suppress(AuditError):  # the denial is the error worth raising
-                self.record(action or permission, resource, "denied", {"permission": permission})
-            raise AccessDeniedError(f"access denied: {decision.reason}")
+        self.sealer().require(permission, action or permission, resource)
 
     def record(
         self, action: str, resource: str, outcome: str,
@@ -95,9 +89,7 @@ class Governance:
         return SealedFiles(self.sealer())
 
     def store(self, location: str | os.PathLike[str], **options: object) -> SealedStore:
-        store = SealedStore(location, self.keyring)
-        store.sealer = self.sealer(**options)
-        return store
+        return SealedStore(location, self.keyring, sealer=self.sealer(**options))
 
     # -- key operations --------------------------------------------------------------------------
 

@@ -61,9 +61,11 @@ class SealedStore:
         clock: Callable[[], float] = time.time,
         workers: int = 2,
         policy: Policy | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
+        """``sealer`` (a governed session's) replaces the keyword settings that build one."""
         self.backend = backend_for(location)
-        self.sealer = Sealer(
+        self.sealer = sealer or Sealer(
             keys, actor=actor, listeners=listeners, params=params, clock=clock,
             workers=workers, policy=policy,
         )  # fmt: skip
