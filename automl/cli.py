@@ -2,16 +2,18 @@
 
 Errors become exit codes here and nowhere else: 0 success, 1 a failed run, 2 a bad command line
 or params.yaml, 3 bad input data, 4 a sealed input that fails its integrity check, 5 a sealed
-input whose key is missing or shredded. Expected errors print one paragraph, never a traceback.
+input whose key is missing or shredded, 6 an audit log that cannot be written, 7 access denied,
+8 a failed promotion gate. Expected errors print one paragraph, never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +21,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
-from automl.exceptions import AutoMLError
+from automl.exceptions import AutoMLError, GateError
 from governance.exceptions import GovernanceError
 
 app = typer.Typer(
@@ -186,6 +188,9 @@ def stage_evaluate(
     best: Annotated[Path, typer.Option("--best", help="The search stage's best parameters.")],
     train_summary: Annotated[Path, typer.Option("--train-summary", help="Train's summary.")],
     metrics: Annotated[Path, typer.Option("--metrics", help="Test metrics JSON to write.")],
+    fairness: Annotated[
+        Path, typer.Option("--fairness", help="Per-group metrics and gaps JSON to write.")
+    ],
     plots: Annotated[Path, typer.Option("--plots", help="Folder for plot data (CSV).")],
     figures: Annotated[Path, typer.Option("--figures", help="Folder for figures (PNG).")],
     params: ParamsOption = Path("params.yaml"),
@@ -201,17 +206,105 @@ def stage_evaluate(
         best_in=best,
         train_summary_in=train_summary,
         metrics_out=metrics,
+        fairness_out=fairness,
         plots_out=plots,
         figures_out=figures,
+        show_progress=err.is_terminal,
     )
     table = Table(title=f"evaluate: test split ({report['rows']} rows)")
+    intervals = report.get("intervals", {})
     table.add_column("metric")
     table.add_column("test")
+    if intervals:
+        confidence = next(iter(intervals.values()))["confidence"]
+        table.add_column(f"{confidence:.0%} interval (bootstrap)")
     for key, value in report.items():
         if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
+            bounds = intervals.get(key)
+            interval = [f"{bounds['low']:.4f} to {bounds['high']:.4f}"] if bounds else [""]
+            table.add_row(key, f"{value:.4f}", *(interval if intervals else []))
     out.print(table)
-    out.print(f"wrote {metrics}, {plots}/ and {figures}/")
+    out.print(f"wrote {metrics}, {fairness}, {plots}/ and {figures}/")
+
+
+@stage_app.command("register")
+def stage_register(
+    checks: Annotated[Path, typer.Option("--checks", help="The prepare stage's checks.json.")],
+    profile: Annotated[Path, typer.Option("--profile", help="The ingest stage's profile.")],
+    search_summary: Annotated[Path, typer.Option("--search-summary", help="Search summary.")],
+    best: Annotated[Path, typer.Option("--best", help="The search stage's best parameters.")],
+    leaderboard: Annotated[Path, typer.Option("--leaderboard", help="The leaderboard CSV.")],
+    train_summary: Annotated[Path, typer.Option("--train-summary", help="Train's summary.")],
+    model: Annotated[Path, typer.Option("--model", help="The trained model.")],
+    metrics: Annotated[Path, typer.Option("--metrics", help="Evaluate's test metrics.")],
+    fairness: Annotated[Path, typer.Option("--fairness", help="Evaluate's per-group metrics.")],
+    importances: Annotated[Path, typer.Option("--importances", help="Importances CSV.")],
+    figures: Annotated[Path, typer.Option("--figures", help="Evaluate's figures folder.")],
+    monitor_summary: Annotated[Path, typer.Option("--monitor-summary", help="Monitor summary.")],
+    monitor_report: Annotated[Path, typer.Option("--monitor-report", help="Evidently report.")],
+    summary: Annotated[Path, typer.Option("--summary", help="Registration summary to write.")],
+    lock: Annotated[Path, typer.Option("--lock", help="DVC's lock file.")] = Path("dvc.lock"),
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Apply the promotion gates; register the model as a new version aliased `candidate`
+    (exit 8 when a gate fails), with its dossier of evidence sealed."""
+    from automl.dossier import Inputs
+    from automl.stages import register
+
+    inputs = Inputs(
+        params=params, checks=checks, profile=profile, search_summary=search_summary, best=best,
+        leaderboard=leaderboard, train_summary=train_summary, metrics=metrics,
+        fairness=fairness, importances=importances, figures=figures,
+        monitor_summary=monitor_summary, monitor_report=monitor_report, lock=lock,
+    )  # fmt: skip
+    try:
+        result = register.run(
+            params_path=params, inputs=inputs, model_in=model, summary_out=summary
+        )
+    except GateError:
+        _print_gates(json.loads(summary.read_text())["gates"])
+        raise
+    _print_gates(result["gates"])
+    if result.get("version"):
+        out.print(
+            f"register: {result['model_name']} version {result['version']} is now "
+            f"'{result['alias']}'; approve it with `governance approve {result['model_name']} "
+            f"{result['version']}` (someone other than its trainer)"
+        )
+    else:
+        out.print("register: gates passed; not registered (tracking.enabled is false)")
+    out.print(f"wrote {summary}")
+
+
+def _print_gates(gates: dict[str, Any]) -> None:
+    table = Table(title="register: promotion gates")
+    for column in ("gate", "measured", "limit", "result"):
+        table.add_column(column)
+    for check in gates["checks"]:
+        verdict = Text("pass", style="green") if check["passed"] else Text("FAIL", style="bold red")
+        table.add_row(check["gate"], _score(check["value"]) or str(check["value"]),
+                      str(check["limit"]), verdict)  # fmt: skip
+    out.print(table)
+
+
+@stage_app.command("report")
+def stage_report(
+    register_summary: Annotated[
+        Path, typer.Option("--register-summary", help="The register stage's summary.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the signed report.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Write the signed compliance audit report of the model the register stage handled."""
+    from automl.stages import report
+
+    content = report.run(params_path=params, register_summary_in=register_summary, out_dir=out_dir)
+    status = content["status"]["overall"]
+    style = {"PASS": "bold green", "ATTENTION": "bold yellow", "FAIL": "bold red"}[status]
+    out.print(Text.assemble(("report: ", ""), (status, style), (f" — {content['title']}", "")))
+    for line in content["status"]["attention"]:
+        out.print(f"  - {line}")
+    out.print(f"wrote {out_dir}/report.html, report.json and report.sig")
 
 
 _MONITOR_INPUTS = {

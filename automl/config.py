@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -165,6 +166,7 @@ class PrepareParams(Section):
     max_classes: Annotated[int, AfterValidator(_at_least(2))] = 20
     leakage_threshold: HalfOpenFraction = 0.95
     fail_on_leakage: bool = False
+    protected_columns: list[str] = Field(default_factory=list)
 
 
 class SplitParams(Section):
@@ -300,6 +302,106 @@ class GovernanceParams(Section):
         return self
 
 
+# --------------------------------------------------------------------------------------------
+# evaluate, register and the model card: what reviewers read before a model may be used
+
+
+class GroupParams(Section):
+    """One sensitive attribute whose groups are compared; a numeric one is cut into bands."""
+
+    column: NonEmptyStr
+    bands: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _ascending(self) -> GroupParams:
+        if self.bands is not None:
+            if not self.bands:
+                raise ValueError("bands must list at least one cut point (or be null)")
+            if any(b >= a for a, b in zip(self.bands[1:], self.bands, strict=False)):
+                raise ValueError("bands must be cut points in ascending order, e.g. [25, 35, 50]")
+        return self
+
+
+class EvaluateParams(Section):
+    """``evaluate``: confidence intervals of the test metrics, and metrics per group."""
+
+    bootstrap: Annotated[int, Field(ge=0)] = 1000
+    confidence: OpenFraction = 0.95
+    seed: Seed = 0
+    n_jobs: PositiveInt = 1
+    groups: list[GroupParams] = Field(default_factory=list)
+    min_group_size: PositiveInt = 30
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EvaluateParams:
+        names = [g.column for g in self.groups]
+        if len(names) != len(set(names)):
+            raise ValueError("groups must name each column once")
+        if 0 < self.bootstrap < 100:
+            raise ValueError("bootstrap must be 0 (no intervals) or at least 100 resamples")
+        return self
+
+
+FAIRNESS_MEASURES = {
+    "demographic_parity_difference": "largest difference between groups in the rate of each "
+    "predicted class (classification)",
+    "equalized_odds_difference": "largest difference between groups in true- or false-positive "
+    "rate (classification)",
+    "score_gap": "difference between the best and the worst group in the search metric",
+}
+
+
+def _known_measure(name: str) -> str:
+    if name not in FAIRNESS_MEASURES:
+        close = difflib.get_close_matches(name, list(FAIRNESS_MEASURES), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown fairness measure; {hint}known: {', '.join(FAIRNESS_MEASURES)}")
+    return name
+
+
+class GateParams(Section):
+    """``register.gates``: what a model must pass to be registered as a candidate."""
+
+    test_metrics: dict[str, float] = Field(default_factory=dict)
+    max_cv_test_gap: Annotated[float, Field(ge=0)] | None = None
+    fairness: dict[
+        Annotated[str, AfterValidator(_known_measure)], Annotated[float, Field(ge=0)]
+    ] = Field(default_factory=dict)
+    monitoring: Literal["pass", "warn", "fail"] = "warn"
+
+
+class RegisterParams(Section):
+    """``register``: the promotion gates in front of the model registry."""
+
+    gates: GateParams = GateParams()
+
+
+class ModelCardParams(Section):
+    """``model_card``: what only people can say about the model, quoted in the report."""
+
+    owner: str | None = None
+    contact: str | None = None
+    description: str | None = None
+    intended_use: str | None = None
+    intended_users: str | None = None
+    out_of_scope_uses: list[str] = Field(default_factory=list)
+    limitations: list[str] = Field(default_factory=list)
+    ethical_considerations: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    metric_rationale: str | None = None
+    human_oversight: str | None = None
+    risk_management: str | None = None
+    post_market_monitoring: str | None = None
+    standards: list[str] = Field(default_factory=list)
+    declaration_of_conformity: str | None = None
+    license: str | None = None
+
+
+# ``register`` is also ABCMeta's class method, which pydantic warns about; instances (all that
+# reads params) see the field.
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
 class Params(Section):
     """The whole of params.yaml."""
 
@@ -310,7 +412,10 @@ class Params(Section):
     search: SearchParams = SearchParams()
     train: TrainParams = TrainParams()
     tracking: TrackingParams = TrackingParams()
+    evaluate: EvaluateParams = EvaluateParams()
     monitor: MonitorParams = MonitorParams()
+    register: RegisterParams = RegisterParams()
+    model_card: ModelCardParams = ModelCardParams()
     governance: GovernanceParams = GovernanceParams()
 
 

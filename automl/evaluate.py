@@ -2,12 +2,13 @@
 
 ``evaluate_model`` returns the metrics and writes two kinds of files into two folders: plot
 data as CSV (``dvc plots show`` draws them) and the same plots as PNG figures (for people, the
-MLflow run and, later, the compliance report).
+MLflow run and the compliance report). ``bootstrap_intervals`` says how sure those numbers are.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 
 from automl.data.task import Task
+from automl.predictions import Predictions, predict, score
 
 
 def classification_metrics(
-    y: pd.Series, proba: np.ndarray[Any, Any], classes: np.ndarray[Any, Any]
+    y: np.ndarray[Any, Any], proba: np.ndarray[Any, Any], classes: np.ndarray[Any, Any]
 ) -> dict[str, float]:
     """Scores of class probabilities; for two classes the last class is the positive one."""
     predicted = classes[np.argmax(proba, axis=1)]
@@ -47,12 +49,96 @@ def classification_metrics(
     return {k: float(v) for k, v in scores.items()}
 
 
-def regression_metrics(y: pd.Series, predicted: np.ndarray[Any, Any]) -> dict[str, float]:
+def regression_metrics(
+    y: np.ndarray[Any, Any], predicted: np.ndarray[Any, Any]
+) -> dict[str, float]:
     return {
         "rmse": float(skm.root_mean_squared_error(y, predicted)),
         "mae": float(skm.mean_absolute_error(y, predicted)),
         "r2": float(skm.r2_score(y, predicted)),
     }
+
+
+def metrics_on(predictions: Predictions, *, metric: str, rows: Any = None) -> dict[str, float]:
+    """The search's ``metric`` first, then the task's usual metrics, on ``rows`` (all rows when
+    None). Raises ValueError where a metric is undefined on those rows."""
+    if rows is None:
+        rows = np.arange(len(predictions))
+    y = predictions.y[rows]
+    value = score(metric, predictions, rows)
+    if value is None:
+        raise ValueError(f"{metric} is undefined on these rows")
+    results = {metric: value}
+    if predictions.task == "regression":
+        return results | regression_metrics(y, predictions.predicted[rows])
+    assert predictions.proba is not None and predictions.classes is not None
+    return results | classification_metrics(y, predictions.proba[rows], predictions.classes)
+
+
+_CHUNK = 50  # resamples per task: the unit of parallel work and of progress
+
+
+def bootstrap_intervals(
+    predictions: Predictions,
+    *,
+    metric: str,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    n_jobs: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Percentile bootstrap intervals of every test metric: test rows drawn with replacement,
+    ``resamples`` times, every metric scored on the same draws. The draws depend on ``seed``
+    only, not on ``n_jobs``; ``on_progress`` hears how many resamples are done."""
+    from joblib import Parallel, delayed
+
+    encoded = predictions.encoded()
+    sizes = [min(_CHUNK, resamples - start) for start in range(0, resamples, _CHUNK)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    draws: dict[str, list[float]] = {}
+    skipped = 0
+    chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_resample)(encoded, metric, size, chunk_seed)
+        for size, chunk_seed in zip(sizes, seeds, strict=True)
+    )
+    for size, (found, missed) in zip(sizes, chunks, strict=True):
+        for name, values in found.items():
+            draws.setdefault(name, []).extend(values)
+        skipped += missed
+        if on_progress is not None:
+            on_progress(size)
+    tail = (1 - confidence) / 2
+    return {
+        name: {
+            "low": float(np.quantile(values, tail)),
+            "high": float(np.quantile(values, 1 - tail)),
+            "confidence": confidence,
+            "resamples": len(values),
+            "skipped": skipped,
+        }
+        for name, values in draws.items()
+    }
+
+
+def _resample(
+    predictions: Predictions, metric: str, size: int, seed: np.random.SeedSequence
+) -> tuple[dict[str, list[float]], int]:
+    rng = np.random.default_rng(seed)
+    n = len(predictions)
+    draws: dict[str, list[float]] = {}
+    skipped = 0
+    for _ in range(size):
+        rows = rng.integers(0, n, size=n)
+        try:
+            values = metrics_on(predictions, metric=metric, rows=rows)
+        except ValueError:
+            # A draw with a class missing has no AUC; it is left out, and counted.
+            skipped += 1
+            continue
+        for name, value in values.items():
+            draws.setdefault(name, []).append(value)
+    return draws, skipped
 
 
 def evaluate_model(
@@ -66,32 +152,29 @@ def evaluate_model(
     plots_dir: Path,
     figures_dir: Path,
     importance_repeats: int = 5,
-) -> dict[str, float]:
-    """Score ``model`` on the test split and write plot data and figures; return the metrics."""
+) -> tuple[dict[str, float], Predictions]:
+    """Score ``model`` on the test split and write plot data and figures; return the metrics
+    and the predictions they were computed from."""
     import matplotlib
 
     matplotlib.use("Agg")
     plots_dir.mkdir(parents=True, exist_ok=True)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    from sklearn.metrics import get_scorer
-
-    results: dict[str, float] = {metric: float(get_scorer(metric)(model, X, y))}
+    predictions = predict(model, X, y, task=task)
+    results = metrics_on(predictions, metric=metric)
     if task == "regression":
-        predicted = np.asarray(model.predict(X), dtype=float)
-        results |= regression_metrics(y, predicted)
-        _residuals(y, predicted, plots_dir, figures_dir)
+        _residuals(y, predictions.predicted, plots_dir, figures_dir)
     else:
-        proba = np.asarray(model.predict_proba(X))
-        classes = np.asarray(model.classes_)
-        results |= classification_metrics(y, proba, classes)
-        _confusion(y, classes[np.argmax(proba, axis=1)], classes, plots_dir, figures_dir)
+        assert predictions.proba is not None and predictions.classes is not None
+        classes = predictions.classes
+        _confusion(y, predictions.predicted, classes, plots_dir, figures_dir)
         if len(classes) == 2:
-            _curves(np.asarray(y) == classes[1], proba[:, 1], plots_dir, figures_dir)
+            _curves(np.asarray(y) == classes[1], predictions.proba[:, 1], plots_dir, figures_dir)
     _importances(
         model, X, y, metric=metric, seed=seed, repeats=importance_repeats, plots=plots_dir,
         figures=figures_dir,
     )  # fmt: skip
-    return results
+    return results, predictions
 
 
 def _figure() -> Any:

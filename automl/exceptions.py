@@ -34,6 +34,12 @@ class SearchError(AutoMLError):
     """The search could not produce a model (every trial failed, or none could run)."""
 
 
+class GateError(AutoMLError):
+    """The model failed a promotion gate: recorded with its reasons, not registered."""
+
+    exit_code = 8
+
+
 def first_line(exc: object) -> str:
     """The first line of an exception's message (or its type's name), for one-line reasons."""
     text = str(exc).strip()

@@ -1,8 +1,9 @@
 """The ``governance`` command: a thin Typer app over the governance library.
 
 Errors become exit codes here and nowhere else: 0 success, 1 a failed operation, 2 a bad
-command line, 3 no such object, 4 an integrity failure (tampered or corrupt), 5 a key that is
-missing, retired or shredded.
+command line, 3 no such object, 4 an integrity failure (tampered or corrupt; a report whose
+status is FAIL), 5 a key that is missing, retired or shredded, 6 an audit log that cannot be
+written, 7 access denied (including four eyes).
 
 The keyring and the store default to ``.keys/`` and ``.store/`` in the current directory
 (``GOVERNANCE_KEYRING`` and ``GOVERNANCE_STORE`` override them).
@@ -17,17 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from governance import __version__
+from governance import cli_common as common
+from governance.cli_common import PRODUCTION_NOTE, KeyringOption, StoreOption, err, out
+from governance.cli_models import register_commands
 from governance.exceptions import GovernanceError
 
 if TYPE_CHECKING:
-    from governance.context import Governance
     from governance.sealed import SealedFiles
-    from governance.store import SealedStore
 
 app = typer.Typer(
     name="governance",
@@ -49,46 +50,7 @@ audit_app = typer.Typer(
     help="The tamper-evident audit log: verify, checkpoint, show, export.", no_args_is_help=True
 )
 app.add_typer(audit_app, name="audit")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-KeyringOption = Annotated[
-    Path,
-    typer.Option("--keyring", envvar="GOVERNANCE_KEYRING", help="The local keyring directory."),
-]
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        envvar="GOVERNANCE_STORE",
-        help="The sealed store: a directory, or any fsspec URL (s3://bucket/prefix, ...).",
-    ),
-]
-PRODUCTION_NOTE = (
-    "NOTE: this keyring keeps the key-encryption keys on this machine (files 0600). That "
-    "protects copies of the data elsewhere (DVC remotes, backups), not this machine itself: "
-    "in production, use an external KMS or HSM behind the KeyProvider interface."
-)
-
-
-_settings: dict[str, str | None] = {"audit": None, "policy": None, "actor": None}
-_sessions: list[Governance] = []
-
-
-def _session(keyring: Path) -> Governance:
-    """The governed session of this command (closed, with a signed checkpoint, at exit)."""
-    from governance.context import open_governance
-
-    session = open_governance(
-        keyring=keyring, audit=_settings["audit"], policy=_settings["policy"],
-        actor=_settings["actor"],
-    )  # fmt: skip
-    _sessions.append(session)
-    return session
-
-
-def _store(store: str, keyring: Path) -> SealedStore:
-    return _session(keyring).store(store)
+register_commands(app)
 
 
 @app.callback()
@@ -117,7 +79,7 @@ def _main(
     ] = None,
 ) -> None:
     """Sealed artifacts, keys, audit log and compliance reports."""
-    _settings.update(audit=audit, policy=policy, actor=actor)
+    common.settings.update(audit=audit, policy=policy, actor=actor)
 
 
 @app.command()
@@ -132,7 +94,7 @@ def version() -> None:
 @keys_app.command("init")
 def keys_init(keyring: KeyringOption = Path(".keys")) -> None:
     """Create the local keyring with a first key-encryption key."""
-    ref = _session(keyring).init_keys()
+    ref = common.session(keyring).init_keys()
     out.print(f"created keyring {keyring} with {ref.kek_id} v{ref.version}")
     err.print(Text(PRODUCTION_NOTE, style="bold yellow"))
 
@@ -156,7 +118,7 @@ def keys_list(keyring: KeyringOption = Path(".keys")) -> None:
 @keys_app.command("rotate")
 def keys_rotate(keyring: KeyringOption = Path(".keys")) -> None:
     """Make a new KEK version primary and re-wrap every data key (no data is re-encrypted)."""
-    session = _session(keyring)
+    session = common.session(keyring)
     session.rotate_keys()
     ref = next(v for v in session.keyring.versions() if v["primary"])
     count = len(list(session.keyring.object_ids()))
@@ -176,7 +138,7 @@ def keys_shred(
     """Destroy an object's data key (or a KEK version): every copy becomes unreadable."""
     if (object_id is None) == (version is None):
         raise typer.BadParameter("give an object id or --version, not both")
-    session = _session(keyring)
+    session = common.session(keyring)
     if object_id is not None:
         session.shred(object_id)
         out.print(f"shredded the data key of {object_id!r}: every copy of it is now unreadable")
@@ -200,7 +162,7 @@ def store_put(
     data = sys.stdin.buffer if str(source) == "-" else source
     if str(source) != "-" and not source.is_file():
         raise GovernanceError(f"{source}: no such file to put")
-    info = _store(store, keyring).put(object_id, data)
+    info = common.store(store, keyring).put(object_id, data)
     out.print(f"sealed {object_id!r}: {info.size} bytes, sha256 {info.sha256[:16]}…, "
               f"{info.kek_id} v{info.kek_version}")  # fmt: skip
 
@@ -215,7 +177,7 @@ def store_get(
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Unseal an object to stdout (or --out); nothing is written unless all of it verifies."""
-    data = _store(store, keyring).get(object_id)
+    data = common.store(store, keyring).get(object_id)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -226,7 +188,7 @@ def store_get(
 @store_app.command("ls")
 def store_ls(store: StoreOption = ".store", keyring: KeyringOption = Path(".keys")) -> None:
     """List the sealed objects."""
-    sealed = _store(store, keyring)
+    sealed = common.store(store, keyring)
     table = Table(title=f"store {sealed.backend.describe()}")
     for column in ("object", "bytes", "sha256", "key", "created by", "created at"):
         table.add_column(column)
@@ -245,7 +207,7 @@ def store_stat(
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """An object's record, as JSON."""
-    out.print_json(json.dumps(asdict(_store(store, keyring).stat(object_id))))
+    out.print_json(json.dumps(asdict(common.store(store, keyring).stat(object_id))))
 
 
 @store_app.command("verify")
@@ -256,7 +218,7 @@ def store_verify(
 ) -> None:
     """Check every object (or one) end to end; exit 4 if any is corrupt, 5 if a key is
     missing."""
-    _print_verified(_store(store, keyring).verify(object_id))
+    _print_verified(common.store(store, keyring).verify(object_id))
 
 
 def _print_verified(report: dict[str, str]) -> None:
@@ -277,7 +239,7 @@ def store_rm(
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """Delete an object (its key stays; `governance keys shred` destroys it)."""
-    _store(store, keyring).delete(object_id)
+    common.store(store, keyring).delete(object_id)
     out.print(f"deleted {object_id!r}")
 
 
@@ -285,7 +247,7 @@ def store_rm(
 
 
 def _files(keyring: Path) -> SealedFiles:
-    return _session(keyring).files()
+    return common.session(keyring).files()
 
 
 @file_app.command("stat")
@@ -326,7 +288,7 @@ def _audit_read(
     keyring: Path, *, since: str | None, until: str | None, who: str | None,
     action: str | None, resource: str | None,
 ) -> list[dict[str, object]]:  # fmt: skip
-    session = _session(keyring)
+    session = common.session(keyring)
     session.require("audit.read", "audit-log", action="audit.read")
     filters = {"since": since, "until": until, "actor": who, "action": action, "resource": resource}
     used = {k: v for k, v in filters.items() if v is not None}
@@ -350,7 +312,7 @@ def audit_verify(
     from governance.audit import Checkpoint
 
     external = [Checkpoint.from_json(path.read_text()) for path in checkpoints or []]
-    session = _session(keyring)
+    session = common.session(keyring)
     report = session.audit.verify(external)
     style = "green" if report.ok else "bold red"
     out.print(Text(report.summary(), style=style), soft_wrap=True)
@@ -362,7 +324,7 @@ def audit_verify(
 def audit_checkpoint(keyring: KeyringOption = Path(".keys")) -> None:
     """Sign the log's head now and print the checkpoint: keep it somewhere else, and give it
     back to `audit verify --checkpoint` to prove nothing before it changed or went missing."""
-    checkpoint = _session(keyring).audit.checkpoint()
+    checkpoint = common.session(keyring).audit.checkpoint()
     typer.echo(checkpoint.to_json())
 
 
@@ -435,7 +397,7 @@ def audit_hash(
     keyring: KeyringOption = Path(".keys"),
 ) -> None:
     """The keyed hash under which the log records this value (to match, never to read)."""
-    typer.echo(_session(keyring).audit.hash_value(value))
+    typer.echo(common.session(keyring).audit.hash_value(value))
 
 
 @audit_app.command("init-db")
@@ -464,8 +426,8 @@ def main() -> None:
             app()
         finally:
             # Each session signs a checkpoint of what it appended, even when a command failed.
-            while _sessions:
-                _sessions.pop().close()
+            while common.sessions:
+                common.sessions.pop().close()
     except GovernanceError as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -81,7 +81,15 @@ def prepare_dataset(
     task = infer_task(
         frame[target], requested=data.task, max_classes=prepare.max_classes, name=target
     )
-    protected = {target, split.time_column}
+    for name in prepare.protected_columns:
+        require_column(frame, name, "prepare.protected_columns")
+        if name in (target, split.time_column):
+            raise DataError(
+                f"prepare.protected_columns: {name!r} is the target or the time column; list "
+                "only attributes the model must not use."
+            )
+    # Protected attributes stay in the splits, so groups can be compared, but are never features.
+    protected = {target, split.time_column, *prepare.protected_columns}
     frame, dropped = _drop_columns(frame, prepare, protected, notes)
     features = [c for c in frame.columns if c not in protected]
 
@@ -136,6 +144,7 @@ def prepare_dataset(
         "split": {**split_info, "cv_folds": split.cv_folds},
         "features": [{"name": c, "kind": column_kind(frame[c])} for c in features],
         "time_column": split.time_column,
+        "protected_columns": list(prepare.protected_columns),
         "dropped_columns": dropped,
         "id_like_columns": [{"column": f.column, "reason": f.reason} for f in id_like],
         "duplicates": {"rows": duplicates, "test_rows_in_train": overlap},
@@ -179,7 +188,10 @@ def _drop_columns(
     for name in prepare.drop_columns:
         require_column(frame, name, "prepare.drop_columns")
         if name in protected:
-            raise DataError(f"prepare.drop_columns: {name!r} is the target or the time column.")
+            raise DataError(
+                f"prepare.drop_columns: {name!r} is the target, the time column or a protected "
+                "column; a column cannot be both dropped and kept."
+            )
         dropped.append({"column": name, "reason": "listed in prepare.drop_columns"})
     frame = frame.drop(columns=list(prepare.drop_columns))
     candidates = frame[[c for c in frame.columns if c not in protected]]

@@ -101,7 +101,17 @@ def _record(
     params: Params, result: MonitorResult, trained: dict[str, Any], summary: str | Path,
     report: str | Path,
 ) -> None:  # fmt: skip
-    """The run in the Evidently workspace, and on the model's MLflow run."""
+    """The run in the audit log (reports show the latest), the Evidently workspace, and the
+    model's MLflow run."""
+    from automl.dossier import sha256_of
+    from automl.stages._sealing import governance_session
+
+    governance_session(params).record(
+        "model.monitor", str(trained.get("model_object_id", "")), result.status,
+        {"batch": str(result.summary.get("current_batch")),
+         "drift_share": float(result.summary["drift_share"]),
+         "report_sha256": sha256_of(Path(report)) or ""},
+    )  # fmt: skip
     if params.monitor.workspace:
         add_to_workspace(
             result.snapshot, workspace=Path(params.monitor.workspace),
@@ -120,6 +130,5 @@ def _record(
             shutil.copy(summary, Path(folder) / "summary.json")
             log_monitoring(
                 uri=params.tracking.uri, run_id=run_id, summary=result.summary,
-                folder=Path(folder), registered_model=trained.get("registered_model"),
-                model_version=trained.get("model_version"),
+                folder=Path(folder),
             )  # fmt: skip

@@ -2,11 +2,14 @@
 
 The model is a pickle of a scikit-learn estimator that takes the feature columns and answers in
 the target's own labels, saved sealed (encrypted and authenticated under a key of its own, see
-automl/stages/_sealing.py): DVC's cache and remotes only ever hold its ciphertext.
+automl/stages/_sealing.py): DVC's cache and remotes only ever hold its ciphertext. With tracking
+on it is also logged to the search's MLflow run; the register stage decides whether it becomes
+a version of the registered model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import pickle
@@ -71,39 +74,29 @@ def run(
         "model_sha256": hashlib.sha256(payload).hexdigest(),
         "scikit_learn": sklearn.__version__,
     }
+    session = governance_session(params)
+    summary |= {
+        "data_hash": content_hash(pd.concat([X, y], axis=1)),
+        "trained_by": session.actor,
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     run_id = best.get("mlflow_run_id")
     if params.tracking.enabled and run_id:
-        from automl.tracking import log_and_register_model
+        from automl.tracking import log_model
 
-        # Registration is governed: allowed by the policy and audited before it happens.
-        session = governance_session(params)
-        name = params.tracking.registered_model
-        session.require("model.register", name, action="model.register")
-        audited = {"mlflow_run_id": run_id, "model_sha256": summary["model_sha256"]}
-        session.record("model.register", name, "requested", audited)
-        registered = log_and_register_model(
-            uri=params.tracking.uri,
-            run_id=run_id,
-            model=model,
-            example=X,
-            registered_model=params.tracking.registered_model,
-            tags={
-                "mlflow_run_id": run_id,
-                "data_hash": content_hash(pd.concat([X, y], axis=1)),
-                "family": best["family"],
-                f"cv_{best['metric']}": f"{best['cv_mean']:.6g}",
-                "model_sha256": summary["model_sha256"],
-            },
-        )
-        session.record("model.register", f"{name}/{registered['version']}", "ok", audited)
+        # Logged to the search's run now; registered by the register stage, behind the gates.
         summary |= {
-            "registered_model": params.tracking.registered_model,
-            "model_version": registered["version"],
-            "model_uri": registered["model_uri"],
             "mlflow_run_id": run_id,
+            "model_uri": log_model(uri=params.tracking.uri, run_id=run_id, model=model, example=X),
         }
     with atomic_outputs() as out:
         sealed = seal_output(out, model_out, payload, params=params, kind="model")
         summary["model_object_id"] = sealed.object_id
+        # Who trained which model: the approval's four-eyes check reads it from here.
+        session.record(
+            "model.train", sealed.object_id, "ok",
+            {"model_sha256": summary["model_sha256"], "family": best["family"],
+             "data_hash": summary["data_hash"], "mlflow_run_id": run_id or ""},
+        )  # fmt: skip
         out.write_json(summary_out, summary)
     return summary

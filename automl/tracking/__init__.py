@@ -1,7 +1,8 @@
 """MLflow tracking: the only package that imports mlflow.
 
 - :class:`MlflowSearchTracker` logs a search (parent run) and its trials (nested runs).
-- :func:`log_and_register_model` logs the trained model and registers it as ``candidate``.
+- :func:`log_model` logs the trained model to the search's run; :func:`register_model` makes it
+  a version of the registered model (the register stage, behind the gates).
 - :func:`log_evaluation` adds test metrics and plots to the run.
 - :func:`log_monitoring` adds a monitoring run's status, drift and report to the run.
 - :func:`check_reachable` fails fast when a tracking server does not answer.
@@ -10,22 +11,24 @@
 from automl.tracking.connection import TrackingError, check_reachable
 from automl.tracking.lineage import dvc_hashes, flatten, git_commit
 from automl.tracking.models import (
-    CANDIDATE,
-    log_and_register_model,
     log_evaluation,
+    log_model,
     log_monitoring,
+    register_model,
+    tag_run,
 )
 from automl.tracking.search_runs import MlflowSearchTracker
 
 __all__ = [
-    "CANDIDATE",
     "MlflowSearchTracker",
     "TrackingError",
     "check_reachable",
     "dvc_hashes",
     "flatten",
     "git_commit",
-    "log_and_register_model",
     "log_evaluation",
+    "log_model",
     "log_monitoring",
+    "register_model",
+    "tag_run",
 ]

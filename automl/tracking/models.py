@@ -1,4 +1,5 @@
-"""The trained model in MLflow: logged with a signature and example, registered, aliased."""
+"""The trained model in MLflow: logged with a signature and example, then registered; the
+evaluation and monitoring of it on its run."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from automl.tracking.connection import TrackingError, client
 
 logger = logging.getLogger(__name__)
 
-CANDIDATE = "candidate"
 # What loading the model needs; pinned to what trained it (inferring them costs seconds).
 _REQUIREMENTS = (
     "automl-governance",
@@ -39,25 +39,15 @@ def _pinned() -> list[str]:
     return pins
 
 
-def log_and_register_model(
-    *,
-    uri: str,
-    run_id: str,
-    model: Any,
-    example: pd.DataFrame,
-    registered_model: str,
-    tags: dict[str, str],
-) -> dict[str, str]:
-    """Log ``model`` to run ``run_id``, register a new version with ``tags`` and alias it
-    ``candidate``; return the model URI and version."""
+def log_model(*, uri: str, run_id: str, model: Any, example: pd.DataFrame) -> str:
+    """Log ``model`` to run ``run_id`` with its signature, an input example and pinned
+    requirements; return its model URI (registration comes later, behind the gates)."""
     import mlflow
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
-    mlflow_client = client(uri)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     sample = example.head(100)
     # Integer columns become doubles in the signature: a missing value at serving time
     # turns an integer column into floats, which an integer schema would refuse.
@@ -79,13 +69,36 @@ def log_and_register_model(
                 # Our pipeline classes are not in skops' trusted list; the model is ours.
                 serialization_format="cloudpickle",
             )
-        registered = mlflow.register_model(info.model_uri, registered_model, tags=tags)
-        mlflow_client.set_registered_model_alias(registered_model, CANDIDATE, registered.version)
     except MlflowException as exc:
         raise TrackingError(
             f"tracking: MLflow refused the model ({str(exc).splitlines()[0]})."
         ) from None
-    return {"model_uri": info.model_uri, "version": str(registered.version)}
+    return str(info.model_uri)
+
+
+def register_model(*, uri: str, model_uri: str, registered_model: str, tags: dict[str, str]) -> str:
+    """A new version of ``registered_model`` for the logged model; return its number."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            registered = mlflow.register_model(model_uri, registered_model, tags=tags)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"tracking: MLflow refused to register {registered_model!r} "
+            f"({str(exc).splitlines()[0]})."
+        ) from None
+    return str(registered.version)
+
+
+def tag_run(*, uri: str, run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    client(uri).log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def log_evaluation(
@@ -95,11 +108,9 @@ def log_evaluation(
     metrics: dict[str, float],
     extra_metrics: dict[str, float] | None = None,
     folder: Path,
-    registered_model: str | None = None,
-    model_version: str | None = None,
 ) -> None:
     """Test metrics (as ``test_*``, plus ``extra_metrics`` as named) and the evaluation's files
-    on the run; the test metrics also as tags of the model version, so the registry shows them."""
+    on the run."""
     from mlflow.entities import Metric
 
     mlflow_client = client(uri)
@@ -109,24 +120,11 @@ def log_evaluation(
     for start in range(0, len(batch), 1000):
         mlflow_client.log_batch(run_id, metrics=batch[start : start + 1000])
     mlflow_client.log_artifacts(run_id, str(folder), artifact_path="evaluation")
-    if registered_model and model_version:
-        for key, value in metrics.items():
-            mlflow_client.set_model_version_tag(
-                registered_model, model_version, f"test_{key}", f"{value:.6g}"
-            )
 
 
-def log_monitoring(
-    *,
-    uri: str,
-    run_id: str,
-    summary: dict[str, Any],
-    folder: Path,
-    registered_model: str | None = None,
-    model_version: str | None = None,
-) -> None:
+def log_monitoring(*, uri: str, run_id: str, summary: dict[str, Any], folder: Path) -> None:
     """A monitoring run's drift share and quality as ``monitor_*`` metrics, its report and
-    summary under ``monitoring/``, and its status as a tag of the run and the model version."""
+    summary under ``monitoring/``, and its status as a tag of the run."""
     from mlflow.entities import Metric, RunTag
 
     mlflow_client = client(uri)
@@ -139,7 +137,3 @@ def log_monitoring(
         run_id, metrics=batch, tags=[RunTag("monitor_status", str(summary["status"]))]
     )
     mlflow_client.log_artifacts(run_id, str(folder), artifact_path="monitoring")
-    if registered_model and model_version:
-        mlflow_client.set_model_version_tag(
-            registered_model, model_version, "monitor_status", str(summary["status"])
-        )

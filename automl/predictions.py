@@ -1,0 +1,98 @@
+"""A model's answers on a labelled table, computed once and scored many ways.
+
+Bootstrap intervals and per-group metrics score the same predictions on many subsets of rows;
+:func:`score` replays stored predictions through scikit-learn's own scorer for a metric name,
+so any scorer the search accepts (``roc_auc``, ``neg_log_loss``, ``r2``, ...) works on a subset
+without predicting again.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import get_scorer
+
+from automl.data.task import Task
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Labels, predictions and (for classifiers) class probabilities, row-aligned."""
+
+    task: Task
+    y: np.ndarray[Any, Any]
+    predicted: np.ndarray[Any, Any]
+    proba: np.ndarray[Any, Any] | None
+    classes: np.ndarray[Any, Any] | None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def encoded(self) -> Predictions:
+        """The same with classes numbered 0..k-1: metrics agree, and scikit-learn checks
+        integer labels many times faster than strings (the bootstrap scores thousands)."""
+        if self.classes is None:
+            return self
+        index = {label: code for code, label in enumerate(self.classes)}
+        codes = np.array([index.get(label, -1) for label in self.y], dtype=np.intp)
+        predicted = np.argmax(self.proba, axis=1) if self.proba is not None else self.predicted
+        return Predictions(self.task, codes, predicted, self.proba, np.arange(len(self.classes)))
+
+
+def predict(model: Any, X: pd.DataFrame, y: pd.Series, *, task: Task) -> Predictions:
+    if task == "regression":
+        predicted = np.asarray(model.predict(X), dtype=float)
+        return Predictions(task, np.asarray(y, dtype=float), predicted, None, None)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    classes = np.asarray(model.classes_)
+    return Predictions(task, np.asarray(y), classes[np.argmax(proba, axis=1)], proba, classes)
+
+
+class _ReplayClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Answers with stored predictions for the row numbers it is given as X."""
+
+    def __init__(self, predictions: Predictions) -> None:
+        self.predictions = predictions
+        self.classes_ = predictions.classes
+
+    def predict(self, X: Any) -> np.ndarray[Any, Any]:
+        return np.asarray(self.predictions.predicted[_rows(X)])
+
+    def predict_proba(self, X: Any) -> np.ndarray[Any, Any]:
+        assert self.predictions.proba is not None
+        return np.asarray(self.predictions.proba[_rows(X)])
+
+
+class _ReplayRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+    def __init__(self, predictions: Predictions) -> None:
+        self.predictions = predictions
+
+    def predict(self, X: Any) -> np.ndarray[Any, Any]:
+        return np.asarray(self.predictions.predicted[_rows(X)])
+
+
+def _rows(X: Any) -> np.ndarray[Any, Any]:
+    return np.asarray(X, dtype=np.intp).ravel()
+
+
+def score(metric: str, predictions: Predictions, rows: np.ndarray[Any, Any]) -> float | None:
+    """scikit-learn's scorer ``metric`` on the given rows; None where it is undefined there
+    (an AUC on rows of one class)."""
+    replay: BaseEstimator = (
+        _ReplayRegressor(predictions)
+        if predictions.task == "regression"
+        else _ReplayClassifier(predictions)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            value = get_scorer(metric)(replay, rows.reshape(-1, 1), predictions.y[rows])
+        except ValueError:
+            return None
+    value = float(value)
+    return value if np.isfinite(value) else None
