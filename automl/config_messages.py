@@ -109,6 +109,8 @@ def _walk(
         if isinstance(item, int):
             parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
             continue
+        if item == "[key]":  # pydantic's mark of a bad mapping key: the key is already shown
+            continue
         parts.append(item)
         field_name = item
         owner = model

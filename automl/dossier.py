@@ -32,7 +32,6 @@ _PACKAGES = (
     "automl-governance", "scikit-learn", "lightgbm", "xgboost", "optuna", "mlflow", "dvc",
     "evidently", "pandas", "numpy", "pyarrow", "cryptography",
 )  # fmt: skip
-_FIGURES = ("roc.png", "pr.png", "confusion.png", "residuals.png", "importances.png")
 _LEADERBOARD_ROWS = 10
 _LEADERBOARD_COLUMNS = ("trial", "family", "state", "cv_mean", "cv_std", "fit_time_s", "params")
 _IMPORTANCE_ROWS = 15
@@ -89,7 +88,7 @@ def build_dossier(
     checks = _json(inputs.checks)
     return {
         "format": FORMAT,
-        "identity": _identity(inputs, params, registration, trained),
+        "identity": _identity(inputs, params, registration, trained, artifacts),
         "intended_use": _intended_use(inputs, params),
         "data_lineage": _lineage(inputs, params, checks),
         "training": _training(inputs, params, trained),
@@ -102,8 +101,13 @@ def build_dossier(
 
 
 def _identity(
-    inputs: Inputs, params: Params, registration: Mapping[str, Any], trained: dict[str, Any]
+    inputs: Inputs,
+    params: Params,
+    registration: Mapping[str, Any],
+    trained: dict[str, Any],
+    artifacts: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    sealed = next((a for a in artifacts if a.get("role") == "model"), {})
     return {
         "model_name": registration.get("model_name"),
         "version": registration.get("version"),
@@ -113,6 +117,10 @@ def _identity(
         "model_object_id": trained.get("model_object_id"),
         "model_sha256": trained.get("model_sha256"),
         "model_bytes": trained.get("model_bytes"),
+        "model_file": sealed.get("path"),
+        "model_key": (
+            f"data key {sealed['object_id']}, wrapped by {sealed['kek']}" if sealed else None
+        ),
         "family": trained.get("family"),
         "task": trained.get("task"),
         "target": trained.get("target"),
@@ -254,11 +262,8 @@ def _evaluation(inputs: Inputs) -> dict[str, Any]:
         if inputs.importances.is_file()
         else pd.DataFrame()
     )
-    figures = {
-        name.removesuffix(".png"): base64.b64encode((inputs.figures / name).read_bytes()).decode()
-        for name in _FIGURES
-        if (inputs.figures / name).is_file()
-    }
+    pngs = sorted(inputs.figures.glob("*.png")) if inputs.figures.is_dir() else []
+    figures = {png.stem: base64.b64encode(png.read_bytes()).decode() for png in pngs}
     return {
         "metric": metrics.get("metric"),
         "test_rows": metrics.get("rows"),
@@ -276,8 +281,7 @@ def _evaluation(inputs: Inputs) -> dict[str, Any]:
         if len(importances)
         else [],
         "figures": figures,
-        "evidence": _evidence(inputs.metrics, inputs.fairness, inputs.importances)
-        + _evidence(*(inputs.figures / f for f in _FIGURES if (inputs.figures / f).is_file())),
+        "evidence": _evidence(inputs.metrics, inputs.fairness, inputs.importances, *pngs),
     }
 
 

@@ -64,6 +64,7 @@ def metrics_on(predictions: Predictions, *, metric: str, rows: Any = None) -> di
     None). Raises ValueError where a metric is undefined on those rows."""
     if rows is None:
         rows = np.arange(len(predictions))
+    predictions = predictions.encoded()  # the same scores, checked many times faster
     y = predictions.y[rows]
     value = score(metric, predictions, rows)
     if value is None:
@@ -131,9 +132,14 @@ def _resample(
     for _ in range(size):
         rows = rng.integers(0, n, size=n)
         try:
-            values = metrics_on(predictions, metric=metric, rows=rows)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the undefined draws are counted instead
+                values = metrics_on(predictions, metric=metric, rows=rows)
         except ValueError:
-            # A draw with a class missing has no AUC; it is left out, and counted.
+            values = {}
+        if not values or not all(np.isfinite(v) for v in values.values()):
+            # A draw with a class missing has no AUC (an error, or NaN with a warning,
+            # depending on the metric): it is left out, and counted.
             skipped += 1
             continue
         for name, value in values.items():
@@ -270,3 +276,33 @@ def _importances(
     ax.barh(top["feature"].astype(str), top["importance"], xerr=top["std"])
     ax.set(xlabel=f"drop in {metric} when shuffled", title="Permutation importances (test)")
     _save(fig, figures / "importances.png")
+
+
+def group_figure(column: str, found: dict[str, Any], path: Path) -> None:
+    """Bars per group of one sensitive attribute: the rates whose gaps the gates judge
+    (selection rate, TPR, FPR), or mean actual and predicted values for regression. Groups
+    too small to judge are drawn hatched."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    groups = found["groups"]
+    keys = [k for k in ("selection_rate", "tpr", "fpr") if k in groups[0]]
+    keys = keys or [k for k in ("accuracy",) if k in groups[0]]
+    keys = keys or ["mean_actual", "mean_predicted"]
+    fig, ax = _figure()
+    width = 0.8 / len(keys)
+    positions = np.arange(len(groups))
+    for index, key in enumerate(keys):
+        values = [g.get(key) if g.get(key) is not None else np.nan for g in groups]
+        bars = ax.bar(positions + index * width, values, width, label=key.replace("_", " "))
+        for bar, group in zip(bars, groups, strict=True):
+            if not group["in_gaps"]:
+                bar.set_hatch("//")
+                bar.set_alpha(0.5)
+    ax.set_xticks(positions + width * (len(keys) - 1) / 2)
+    ax.set_xticklabels([f"{g['group']}\n(n={g['rows']})" for g in groups], fontsize=8)
+    ax.set(title=f"By {column} (hatched: too few rows to judge)")
+    if "mean_actual" not in keys:
+        ax.set_ylim(0, 1.2)  # rates: room above the bars for the legend
+    ax.legend(fontsize=8, loc="upper center", ncols=len(keys))
+    _save(fig, path)

@@ -36,12 +36,16 @@ class Predictions:
     def encoded(self) -> Predictions:
         """The same with classes numbered 0..k-1: metrics agree, and scikit-learn checks
         integer labels many times faster than strings (the bootstrap scores thousands)."""
-        if self.classes is None:
+        if self.classes is None or self.is_encoded():
             return self
-        index = {label: code for code, label in enumerate(self.classes)}
-        codes = np.array([index.get(label, -1) for label in self.y], dtype=np.intp)
+        codes = pd.Categorical(self.y, categories=self.classes).codes.astype(np.intp)
         predicted = np.argmax(self.proba, axis=1) if self.proba is not None else self.predicted
         return Predictions(self.task, codes, predicted, self.proba, np.arange(len(self.classes)))
+
+    def is_encoded(self) -> bool:
+        return self.classes is not None and np.array_equal(
+            self.classes, np.arange(len(self.classes))
+        )
 
 
 def predict(model: Any, X: pd.DataFrame, y: pd.Series, *, task: Task) -> Predictions:
@@ -82,7 +86,10 @@ def _rows(X: Any) -> np.ndarray[Any, Any]:
 
 def score(metric: str, predictions: Predictions, rows: np.ndarray[Any, Any]) -> float | None:
     """scikit-learn's scorer ``metric`` on the given rows; None where it is undefined there
-    (an AUC on rows of one class)."""
+    (an AUC on rows of one class). Classes are scored by number, so for two classes the
+    positive one is the last, as everywhere else here (scikit-learn's default ``pos_label=1``
+    means nothing for labels such as "bad"/"good")."""
+    predictions = predictions.encoded()
     replay: BaseEstimator = (
         _ReplayRegressor(predictions)
         if predictions.task == "regression"

@@ -108,11 +108,12 @@ def move_alias(
 ) -> str | None:
     """Point ``alias`` at ``version`` (None removes it), audited before and after; return the
     version it pointed at before."""
-    target = resource(name, version or "-")
-    session.require("model.promote", target, action="model.alias")
     previous = registry.alias(name, alias)
     if previous == version:
         return previous
+    # A removal is about the version that loses the alias.
+    target = resource(name, version or previous or "-")
+    session.require("model.promote", target, action="model.alias")
     details = {"alias": alias, "from_version": previous or "", "to_version": version or ""}
     session.record("model.alias", target, "requested", details)
     try:
@@ -200,15 +201,17 @@ def reject(
         raise GovernanceError("a rejection needs a reason (--reason)")
     target = resource(name, version)
     session.require("model.approve", target, action="model.reject")
+    held = [alias for alias in (CANDIDATE, CHAMPION) if registry.alias(name, alias) == version]
+    if held:  # asked before anything is recorded: a rejection happens whole or not at all
+        session.require("model.promote", target, action="model.reject")
     _checked_version(session, registry, name, version, "model.reject")
     session.record("model.reject", target, "ok", {"reason": reason})
     registry.set_tags(
         name, version,
         {"approval": "rejected", "rejected_by": session.actor, "rejected_at": _now(session)},
     )  # fmt: skip
-    for alias in (CANDIDATE, CHAMPION):
-        if registry.alias(name, alias) == version:
-            move_alias(session, registry, name, alias, None)
+    for alias in held:
+        move_alias(session, registry, name, alias, None)
     return Decision(name, version, "rejected")
 
 

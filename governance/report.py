@@ -130,6 +130,7 @@ def build_report(
         findings.attention.append("the model is not registered (tracking was off)")
     sections["identity"] = identity
     sections["governance"] = governance
+    sections.pop("artifacts", None)  # shown, with each key's status now, under governance
     _monitoring_and_gates(sections, entries, findings)
     lists = checklists(sections)
     for item in lists["eu_ai_act_annex_iv"]:
@@ -146,6 +147,7 @@ def build_report(
         "generated_at": now,
         "generated_by": session.actor,
         "subject": target,
+        "summary": _glance(sections, overall),
         "status": {
             "overall": overall,
             "problems": findings.problems,
@@ -157,6 +159,32 @@ def build_report(
     }
     finite: dict[str, Any] = _finite(content)
     return finite
+
+
+def _glance(sections: Mapping[str, Any], overall: str) -> dict[str, Any]:
+    """The few facts a reviewer reads first."""
+    identity = sections.get("identity", {})
+    evaluation = sections.get("evaluation", {})
+    metric = evaluation.get("metric")
+    headline = next((m for m in evaluation.get("test_metrics", []) if m["metric"] == metric), None)
+    score = None
+    if headline:
+        score = f"{headline['value']:.4f}"
+        if headline.get("low") is not None:
+            score += f" ({headline['low']:.4f} to {headline['high']:.4f})"
+    governance = sections.get("governance", {})
+    monitoring = sections.get("monitoring", {})
+    return {
+        "status": overall,
+        "model": identity.get("model_name") or identity.get("model_object_id"),
+        "version": identity.get("version"),
+        "aliases": ", ".join(identity.get("aliases", [])) or None,
+        "approval": identity.get("approval"),
+        f"test {metric}": score,
+        "promotion gates": "passed" if sections.get("gates", {}).get("passed") else "FAILED",
+        "monitoring": monitoring.get("latest_status", monitoring.get("status")),
+        "audit log": "verifies" if governance.get("audit_log", {}).get("verified") else "BROKEN",
+    }
 
 
 def _governance(
@@ -364,7 +392,7 @@ def write_report(
 
     files = {
         "report.json": json.dumps(content, indent=1, ensure_ascii=False, allow_nan=False).encode(),
-        "report.html": render(content).encode(),
+        "report.html": render(content, folder=Path(folder)).encode(),
     }
     keys = session.keyring.audit_keys()
     signing = keys.signing_key()

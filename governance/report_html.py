@@ -7,7 +7,9 @@ generically (tables for records, lists for lists), so every field of the JSON is
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -23,6 +25,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.do"],
     )
     env.filters["shown"] = _shown
     env.tests["record_list"] = _record_list
@@ -52,10 +55,20 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def render(content: dict[str, Any]) -> str:
-    titles = dict(SECTIONS)
+def render(content: dict[str, Any], *, folder: Path | None = None) -> str:
+    """The HTML of ``content``; paths of HTML files the report names (the Evidently report)
+    become links relative to ``folder``, where the report is written."""
+
+    def link(path: str) -> str:
+        if folder is None:
+            return path
+        return Path(os.path.relpath(Path.cwd() / path, folder.resolve())).as_posix()
+
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(report=content, titles=titles, sections=content.get("sections", {}))
-    )
+        .render(
+            report=content, titles=dict(SECTIONS), sections=content.get("sections", {}),
+            link=link,
+        )
+    )  # fmt: skip

@@ -23,6 +23,7 @@ from governance.sealed import SealedFiles, Sealer, is_sealed
 from tests.conftest import REPO_ROOT, read_dataset
 
 pytestmark = pytest.mark.integration
+STAGES = ("ingest", "prepare", "search", "train", "evaluate", "monitor", "register", "report")
 
 
 def _env() -> dict[str, str]:
@@ -64,7 +65,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "copy")
     log = sh(root, "dvc", "repro")
-    for stage in ("ingest", "prepare", "search", "train", "evaluate", "monitor"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in log
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "--allow-empty", "-m", "reproduced")
@@ -77,6 +78,7 @@ def _small_search(params_file: Path, *, n_trials: int, time_budget_s: float = 40
     params["search"].update(
         n_trials=n_trials, time_budget_s=time_budget_s, families=["linear", "lightgbm"]
     )
+    params["evaluate"]["bootstrap"] = 200
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -104,7 +106,7 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert len(train) + len(test) == 4454
     assert len(test) == math.ceil(0.2 * 4454)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "prepare", "search", "train", "evaluate", "monitor"}
+    assert set(lock["stages"]) == set(STAGES)
     monitoring = json.loads((project / "results/monitor/summary.json").read_text())
     assert monitoring["status"] in ("pass", "warn")  # the test split comes from the same data
     assert monitoring["current_batch"] == "data/prepared/test.parquet"
@@ -309,7 +311,7 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
             *(f"train.{k}" for k in TrainParams.model_fields),
             *tracks,
         },
-        "evaluate": {"search.seed", "tracking.enabled", "tracking.uri", *tracks},
+        "evaluate": {"search.seed", "evaluate", "tracking.enabled", "tracking.uri", *tracks},
         "ingest": {"data.target", *(f"ingest.{k}" for k in IngestParams.model_fields), *seals},
         "prepare": {
             *(f"data.{k}" for k in DataParams.model_fields),
@@ -321,6 +323,11 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
     reads["monitor"] = {
         "monitor", "tracking.enabled", "tracking.uri", "tracking.experiment", *tracks,
     }  # fmt: skip
+    reads["register"] = {
+        "register", "model_card", "tracking.enabled", "tracking.uri",
+        "tracking.registered_model", "governance",
+    }  # fmt: skip
+    reads["report"] = {"tracking.enabled", "tracking.uri", "governance"}
     for stage, expected in reads.items():
         assert set(stages[stage]["params"]) == expected, stage
 
@@ -354,3 +361,191 @@ def test_monitor_a_new_batch_outside_dvc(project: Path) -> None:
     assert partial.returncode == 3
     assert "lacks the model's feature column(s) ['Income']" in partial.stderr
     assert "Traceback" not in partial.stderr
+
+
+def _run(project: Path, *args: str, actor: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = _env() | ({"GOVERNANCE_ACTOR": actor} if actor else {})
+    return subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_report_matches_the_pipeline_outputs(project: Path) -> None:
+    """Each section of the signed report against the file it claims to come from."""
+    registered = json.loads((project / "results/register/summary.json").read_text())
+    assert registered["status"] == "registered"
+    assert registered["alias"] == "candidate"
+    assert registered["gates"]["passed"] is True
+    folder = project / "results" / "report"
+    checked = _run(project, "governance", "report", "verify", str(folder))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "the signing key is the audit log's" in checked.stdout
+    report = json.loads((folder / "report.json").read_text())
+    sections = report["sections"]
+    trained = json.loads((project / "results/train/summary.json").read_text())
+    identity = sections["identity"]
+    assert identity["model_name"] == "credit-scoring"
+    assert identity["version"] == registered["version"]
+    assert identity["aliases"] == ["candidate"]
+    assert identity["approval"] == "pending"
+    assert identity["model_sha256"] == trained["model_sha256"]
+    assert identity["model_object_id"] == trained["model_object_id"]
+    assert (
+        identity["owner"]
+        == yaml.safe_load((project / "params.yaml").read_text())["model_card"]["owner"]
+    )
+    # Lineage: the hashes are dvc.lock's, for the stages that ran before registration.
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    recorded = {(r["stage"], r["path"]): r["md5"] for r in sections["data_lineage"]["dvc_lock"]}
+    for stage in ("ingest", "prepare", "search", "train", "evaluate"):
+        for out in lock[stage]["outs"]:
+            assert recorded[(stage, out["path"])] == out["md5"], out["path"]
+    checks = json.loads((project / "data/prepared/checks.json").read_text())
+    assert sections["data_lineage"]["split"]["test_rows"] == checks["rows"]["test"]
+    assert sections["data_lineage"]["schema"]["features"] == checks["features"]
+    # Training: the commit the pipeline ran at, the study, the leaderboard's best.
+    head = sh(project, "git", "rev-parse", "HEAD~1").strip()  # `reproduced` committed after
+    assert sections["training"]["code"] == {"commit": head, "dirty": "false"}
+    assert sections["reproducibility"]["commit"] == head
+    assert f"git checkout {head}" in sections["reproducibility"]["commands"]
+    search = json.loads((project / "results/search/summary.json").read_text())
+    assert sections["training"]["study"]["name"] == search["study_name"]
+    assert sections["training"]["study"]["trials"]["total"] == 12
+    board = pd.read_csv(project / "results/search/leaderboard.csv")
+    assert sections["training"]["leaderboard_top"][0]["cv_mean"] == pytest.approx(
+        board["cv_mean"].iloc[0]
+    )
+    # Evaluation: the metrics with their intervals, the groups, the figures.
+    metrics = json.loads((project / "results/evaluate/metrics.json").read_text())
+    table = {m["metric"]: m for m in sections["evaluation"]["test_metrics"]}
+    assert table["roc_auc"]["value"] == pytest.approx(metrics["roc_auc"])
+    assert table["roc_auc"]["low"] == pytest.approx(metrics["intervals"]["roc_auc"]["low"])
+    assert table["roc_auc"]["low"] <= table["roc_auc"]["value"] <= table["roc_auc"]["high"]
+    fairness = json.loads((project / "results/evaluate/fairness.json").read_text())
+    assert sections["evaluation"]["groups"] == fairness["attributes"]
+    assert set(fairness["attributes"]) == {"Age", "Marital"}
+    assert {"roc", "confusion", "groups_Age", "groups_Marital"} <= set(
+        sections["evaluation"]["figures"]
+    )
+    gates = {c["gate"]: c for c in sections["gates"]["checks"]}
+    age_gap = fairness["attributes"]["Age"]["gaps"]["equalized_odds_difference"]
+    assert gates["equalized_odds_difference (Age)"]["value"] == pytest.approx(age_gap)
+    monitoring = json.loads((project / "results/monitor/summary.json").read_text())
+    assert sections["monitoring"]["status"] == monitoring["status"]
+    assert sections["monitoring"]["latest_status"] == monitoring["status"]
+    # Governance evidence: the chain verifies; every sealed output with its record and key.
+    governance = sections["governance"]
+    assert governance["audit_log"]["verified"] is True
+    files = SealedFiles(Sealer(LocalKeyring(project / ".keys")))
+    sealed = {a["path"]: a for a in governance["sealed_artifacts"]}
+    assert set(sealed) == {
+        "models/model.sealed", "data/ingested/dataset.parquet", "data/prepared/train.parquet",
+        "data/prepared/test.parquet",
+    }  # fmt: skip
+    for path, artifact in sealed.items():
+        info = files.stat(project / path)
+        assert (artifact["object_id"], artifact["sha256"]) == (info.object_id, info.sha256)
+        assert artifact["key_status"] == "present"
+    actions = {(e["action"], e["outcome"]) for e in governance["access_history"]}
+    assert {("put", "ok"), ("get", "ok"), ("model.train", "ok"), ("model.gates", "passed")} <= (
+        actions
+    )
+    assert report["status"]["overall"] == "ATTENTION"  # not approved yet
+    html = (folder / "report.html").read_text()
+    assert "<script" not in html and "Status: ATTENTION" in html
+
+
+def test_four_eyes_approval_and_the_audited_alias_moves(project: Path) -> None:
+    version = json.loads((project / "results/register/summary.json").read_text())["version"]
+    policy = project / "policy.yaml"
+    policy.write_text(
+        "identities: {bob: [approver], carol: [analyst]}\n"
+        "default_roles: [pipeline]\n"
+        "roles:\n"
+        "  pipeline: {'*': ['*']}\n"
+        "  analyst: {artifact.read: ['*']}\n"
+        "  approver: {model.approve: ['*'], model.promote: ['*'], audit.read: ['*'],"
+        " artifact.*: ['*']}\n"
+    )
+    # The trainer (this OS user, in the pipeline role) may not approve its own model.
+    own = _run(project, "governance", "--policy", str(policy), "approve", "credit-scoring",
+               version)  # fmt: skip
+    assert own.returncode == 7, own.stdout + own.stderr
+    assert "four eyes" in own.stderr
+    denied = _run(project, "governance", "--policy", str(policy), "approve", "credit-scoring",
+                  version, actor="carol")  # fmt: skip
+    assert denied.returncode == 7
+    assert "access denied" in denied.stderr
+    done = _run(project, "governance", "--policy", str(policy), "approve", "credit-scoring",
+                version, "--comment", "fairness gaps reviewed", actor="bob")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    champion = client.get_model_version_by_alias("credit-scoring", "champion")
+    assert champion.version == version
+    assert champion.tags["approved_by"] == "bob"
+    entries = [json.loads(line) for line in (project / ".audit/audit.log").read_text().splitlines()]
+    decisions = [
+        (e["actor"], e["action"], e["outcome"]) for e in entries
+        if e["action"] in ("model.approve", "model.alias")
+    ]  # fmt: skip
+    assert ("bob", "model.approve", "ok") in decisions
+    assert ("carol", "model.approve", "denied") in decisions
+    assert ("bob", "model.alias", "ok") in decisions
+    assert any(d[1:] == ("model.approve", "denied") and d[0] != "carol" for d in decisions)
+    report = _run(project, "governance", "report", "credit-scoring", version, "--out", "rep",
+                  actor="bob")  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    content = json.loads((project / "rep" / "report.json").read_text())
+    assert content["sections"]["identity"]["approval"] == "approved"
+    assert content["sections"]["identity"]["aliases"] == ["candidate", "champion"]
+    assert "governance audit verify" not in report.stderr
+
+
+def test_a_failing_gate_stops_registration(project: Path) -> None:
+    params_file = project / "params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params["register"]["gates"]["test_metrics"] = {"roc_auc": 0.99}
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    done = _run(project, "dvc", "repro")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Running stage 'evaluate'" not in output  # only register's params changed
+    assert "failed 1 of" in output and "test roc_auc" in output and "0.99" in output
+    assert "Traceback" not in output
+    assert "Running stage 'report'" not in output
+    summary = json.loads((project / "results/register/summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert summary["gates"]["failures"][0].startswith("test roc_auc")
+    entries = [json.loads(line) for line in (project / ".audit/audit.log").read_text().splitlines()]
+    assert entries[-1]["action"] != "model.register"
+    assert ("model.gates", "failed") in {(e["action"], e["outcome"]) for e in entries}
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    versions = client.search_model_versions("name = 'credit-scoring'")
+    assert len(versions) == 1  # no new version
+    run = client.get_run(summary_run := versions[0].run_id)
+    assert run.data.tags["gates"] == "failed", summary_run
+    assert "test roc_auc" in run.data.tags["gate_failures"]
+
+
+def test_a_report_on_a_broken_audit_chain_says_so(project: Path) -> None:
+    version = json.loads((project / "results/register/summary.json").read_text())["version"]
+    log = project / ".audit" / "audit.log"
+    lines = log.read_bytes().splitlines(keepends=True)
+    target = next(i for i, line in enumerate(lines) if b'"action":"model.train"' in line)
+    lines[target] = lines[target].replace(b'"outcome":"ok"', b'"outcome":"OK"')
+    log.write_bytes(b"".join(lines))
+    done = _run(project, "governance", "report", "credit-scoring", version, "--out", "rep")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "THE AUDIT LOG FAILS VERIFICATION" in done.stdout + done.stderr
+    html = (project / "rep" / "report.html").read_text()
+    assert 'class="status FAIL"' in html
+    assert html.index("THE AUDIT LOG FAILS VERIFICATION") < html.index('id="identity"')
+    assert json.loads((project / "rep" / "report.json").read_text())["status"]["overall"] == (
+        "FAIL"
+    )
+    # Approving on a broken log is refused too.
+    refused = _run(project, "governance", "approve", "credit-scoring", version, actor="bob")
+    assert refused.returncode == 4
+    assert "fails verification" in refused.stderr

@@ -22,7 +22,7 @@ from rich.progress import (
 )
 
 from automl.config import GroupParams, Params
-from automl.evaluate import bootstrap_intervals, evaluate_model
+from automl.evaluate import bootstrap_intervals, evaluate_model, group_figure
 from automl.exceptions import DataError
 from automl.fairness import compare_groups, group_labels
 from automl.stages._atomic import atomic_outputs
@@ -117,6 +117,8 @@ def run(
                 for spec, labels in groups
             },
         }
+        for column, found in fairness["attributes"].items():
+            group_figure(column, found, figures / f"groups_{_file_safe(column)}.png")
         out.write_json(metrics_out, report)
         out.write_json(fairness_out, fairness)
         run_id = best.get("mlflow_run_id")
@@ -152,3 +154,7 @@ def _group_columns(test: pd.DataFrame, params: Params) -> list[tuple[GroupParams
             )
         found.append((spec, group_labels(test[spec.column], bands=spec.bands, where=where)))
     return found
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "column"

@@ -79,7 +79,7 @@ def run(
         )
     registration: dict[str, Any] = {"model_name": None, "version": None, "model_uri": None}
     if tracked:
-        registration = _register(params, trained, session)
+        registration = _register(params, trained, metrics, session)
     dossier = build_dossier(
         inputs=inputs, params=params, registration=registration, artifacts=artifacts, gates=gates
     )
@@ -105,11 +105,13 @@ def run(
     return summary
 
 
-def _register(params: Params, trained: dict[str, Any], session: Any) -> dict[str, Any]:
+def _register(
+    params: Params, trained: dict[str, Any], metrics: dict[str, Any], session: Any
+) -> dict[str, Any]:
     """A new version in MLflow's registry: allowed by the policy and audited before."""
     from automl.tracking import register_model
 
-    name = params.tracking.registered_model
+    name, metric = params.tracking.registered_model, metrics["metric"]
     session.require("model.register", name, action="model.register")
     audited = {"mlflow_run_id": trained["mlflow_run_id"], "model_sha256": trained["model_sha256"]}
     session.record("model.register", name, "requested", audited)
@@ -124,6 +126,13 @@ def _register(params: Params, trained: dict[str, Any], session: Any) -> dict[str
             "data_hash": trained.get("data_hash", ""),
             "family": trained["family"],
             "gates": "passed",
+            # The registry's UI shows a version's tags: its scores belong there.
+            **{
+                f"test_{k}": f"{v:.6g}"
+                for k, v in metrics.items()
+                if isinstance(v, float) and not k.startswith("cv_")
+            },
+            f"cv_{metric}": f"{metrics[f'cv_{metric}']:.6g}",
         },
     )
     return {"model_name": name, "version": version, "model_uri": trained["model_uri"]}

@@ -26,7 +26,30 @@ def git_commit(cwd: str | Path = ".") -> dict[str, str]:
         ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return {}
-    return {"commit": commit, "dirty": "true" if status.strip() else "false"}
+    # `dvc repro` itself rewrites dvc.lock, the .gitignore files of outputs and the outputs
+    # kept in git (cache: false): none of those are changes to the code or the params.
+    produced = pipeline_outputs(Path(cwd) / "dvc.yaml")
+    changed = [
+        path
+        for path in (line[3:].strip().strip('"') for line in status.splitlines() if line.strip())
+        if not path.endswith((".gitignore", "dvc.lock"))
+        and not any(path == out or path.startswith(f"{out}/") for out in produced)
+    ]
+    return {"commit": commit, "dirty": "true" if changed else "false"}
+
+
+def pipeline_outputs(dvc_yaml: Path) -> set[str]:
+    """Every path dvc.yaml's stages write (outs, metrics, plots)."""
+    try:
+        stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    found: set[str] = set()
+    for stage in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            for item in stage.get(kind) or []:
+                found.update([item] if isinstance(item, str) else list(item))
+    return {path.rstrip("/") for path in found}
 
 
 def dvc_hashes(

@@ -154,8 +154,12 @@ def test_every_params_key_is_documented() -> None:
         CsvSource,
         DataParams,
         DemoSource,
+        EvaluateParams,
+        GateParams,
         GovernanceParams,
+        GroupParams,
         IngestParams,
+        ModelCardParams,
         MonitorParams,
         ParquetSource,
         PrepareParams,
@@ -168,7 +172,8 @@ def test_every_params_key_is_documented() -> None:
 
     reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     models = [DataParams, IngestParams, PrepareParams, SplitParams, SearchParams, TrainParams]
-    models += [TrackingParams, GovernanceParams, MonitorParams]
+    models += [TrackingParams, GovernanceParams, MonitorParams, EvaluateParams, GateParams]
+    models += [ModelCardParams, GroupParams]
     models += [DemoSource, CsvSource, ParquetSource, SqlSource]
     undocumented = [
         f"{model.__name__}.{name}"

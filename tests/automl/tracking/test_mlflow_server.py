@@ -18,7 +18,8 @@ import pytest
 import requests
 import yaml
 
-from automl.stages import evaluate, ingest, monitor, prepare, search, train
+from automl.dossier import Inputs
+from automl.stages import evaluate, ingest, monitor, prepare, register, report, search, train
 from automl.tracking import TrackingError
 from governance.audit import AuditLog
 from governance.audit_file import FileAuditBackend
@@ -137,7 +138,8 @@ def run_pipeline(root: Path, uri: str, experiment: str) -> dict[str, Any]:
         params_path=path, test_in=root / "test.parquet", checks_in=root / "checks.json",
         model_in=root / "model.pkl", best_in=root / "best.json",
         train_summary_in=root / "train.json", metrics_out=root / "metrics.json",
-        plots_out=root / "plots", figures_out=root / "figures",
+        fairness_out=root / "fairness.json", plots_out=root / "plots",
+        figures_out=root / "figures", show_progress=False,
     )  # fmt: skip
     # A new batch from a CSV file named in params.yaml, checked and logged to the model's run.
     read_dataset(root / "test.parquet").to_csv(root / "batch.csv", index=False)
@@ -152,7 +154,21 @@ def run_pipeline(root: Path, uri: str, experiment: str) -> dict[str, Any]:
         train_summary_in=root / "train.json", summary_out=root / "monitor.json",
         report_out=root / "monitor.html", report_json_out=root / "monitor-report.json",
     )  # fmt: skip
-    return {"train": trained, "evaluate": report, "monitor": monitored.summary}
+    registered = register.run(
+        params_path=path,
+        inputs=Inputs(
+            params=path, checks=root / "checks.json", profile=root / "p.json",
+            search_summary=root / "summary.json", best=root / "best.json",
+            leaderboard=root / "lb.csv", train_summary=root / "train.json",
+            metrics=root / "metrics.json", fairness=root / "fairness.json",
+            importances=root / "plots" / "importances.csv", figures=root / "figures",
+            monitor_summary=root / "monitor.json", monitor_report=root / "monitor.html",
+            lock=root / "dvc.lock",
+        ),
+        model_in=root / "model.pkl", summary_out=root / "registered.json",
+    )  # fmt: skip
+    return {"train": trained, "evaluate": report, "monitor": monitored.summary,
+            "register": registered}  # fmt: skip
 
 
 def api(url: str, endpoint: str, **payload: Any) -> dict[str, Any]:
@@ -244,7 +260,7 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
         "model_version"
     ]
     assert version["run_id"] == run_id
-    assert version["version"] == outcome["train"]["model_version"]
+    assert version["version"] == outcome["register"]["version"]
     registered = [
         e for e in AuditLog(FileAuditBackend(TEST_AUDIT)).entries(action="model.register")
         if e.resource == f"{experiment}/{version['version']}"
@@ -255,6 +271,38 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
     assert version_tags["data_hash"].startswith("sha256:")
     assert "test_roc_auc" in version_tags
     assert "cv_roc_auc" in version_tags
+    assert version_tags["gates"] == "passed"
+    assert version_tags["dossier_object_id"] == outcome["register"]["dossier_object_id"]
+
+    # Four eyes through the server: the trainer may not approve; a reviewer may, which moves
+    # `champion` (audited) and tags the version; the report then shows the approval.
+    from governance.context import open_governance
+    from governance.exceptions import AccessDeniedError
+    from governance.mlflow_registry import MlflowRegistry
+    from governance.models import approve
+
+    registry = MlflowRegistry(url)
+    trainer = open_governance(keyring=TEST_KEYRING, audit=TEST_AUDIT)
+    with pytest.raises(AccessDeniedError, match="four eyes"):
+        approve(trainer, registry, experiment, version["version"])
+    reviewer = open_governance(keyring=TEST_KEYRING, audit=TEST_AUDIT, actor="reviewer-ann")
+    approve(reviewer, registry, experiment, version["version"], comment="gaps reviewed")
+    champion = api(url, "registered-models/alias", get=True, name=experiment, alias="champion")
+    assert champion["model_version"]["version"] == version["version"]
+    assert {"approved_by": "reviewer-ann", "approval": "approved"}.items() <= {
+        t["key"]: t["value"] for t in champion["model_version"]["tags"]
+    }.items()
+    params_file = tmp_path / "params.yaml"
+    content = report.run(
+        params_path=params_file, register_summary_in=tmp_path / "registered.json",
+        out_dir=tmp_path / "report",
+    )  # fmt: skip
+    identity = content["sections"]["identity"]
+    assert identity["approval"] == "approved"
+    assert identity["decided_by"] == "reviewer-ann"
+    assert set(identity["aliases"]) == {"candidate", "champion"}
+    assert content["sections"]["governance"]["registry"]["aliases"] == ["candidate", "champion"]
+    assert not content["status"]["problems"]
 
 
 def test_an_unreachable_server_fails_before_any_search_work(
