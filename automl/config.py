@@ -1,6 +1,8 @@
 """Typed, validated models of params.yaml, one section per stage.
 
-Every knob of the pipeline lives in params.yaml; this module is the only place that reads it.
+Every knob of the pipeline lives in params.yaml; this module is the only place that reads it
+(the sections of evaluate, register and model_card are in config_release.py, the base model and
+checked types in config_types.py; all are importable from here).
 Validation errors name the key path, the bad value and what is allowed, e.g.
 ``params.yaml: split.test_size = 1.5: must be between 0 and 1``. Values of keys that may hold
 secrets (database URLs) are never echoed.
@@ -11,78 +13,67 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
 
 from automl.config_messages import format_error
+from automl.config_release import (
+    FAIRNESS_MEASURES,
+    EvaluateParams,
+    GateParams,
+    GroupParams,
+    ModelCardParams,
+    RegisterParams,
+)
+from automl.config_types import (
+    HalfOpenFraction,
+    NonEmptyStr,
+    OpenFraction,
+    PositiveInt,
+    PositiveSeconds,
+    Section,
+    Seed,
+    _at_least,
+)
 from automl.exceptions import ConfigError
 from automl.redact import has_secret
 
 DEFAULT_PARAMS_PATH = "params.yaml"
-
-
-def _between(
-    low: float, high: float, *, include_low: bool = False, include_high: bool = False
-) -> Callable[[float], float]:
-    def check(value: float) -> float:
-        above = value >= low if include_low else value > low
-        below = value <= high if include_high else value < high
-        if not (above and below):
-            if include_low == include_high:
-                edges = "" if not include_low else " (both included)"
-                raise ValueError(f"must be between {low:g} and {high:g}{edges}")
-            low_word = "at least" if include_low else "more than"
-            high_word = "at most" if include_high else "less than"
-            raise ValueError(f"must be {low_word} {low:g} and {high_word} {high:g}")
-        return value
-
-    return check
-
-
-def _at_least(low: int) -> Callable[[int], int]:
-    def check(value: int) -> int:
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-        return value
-
-    return check
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-OpenFraction = Annotated[float, AfterValidator(_between(0, 1))]
-HalfOpenFraction = Annotated[float, AfterValidator(_between(0, 1, include_high=True))]
-NonEmptyStr = Annotated[str, AfterValidator(_not_blank)]
-
-
-def _seed(value: int) -> int:
-    if not 0 <= value < 2**32:
-        raise ValueError("must be between 0 and 4294967295 (2**32 - 1)")
-    return value
-
-
-Seed = Annotated[int, AfterValidator(_seed)]
-
-
-class Section(BaseModel):
-    """Base of every params.yaml section: unknown keys and silent type coercion are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+__all__ = [
+    "DEFAULT_PARAMS_PATH",
+    "FAIRNESS_MEASURES",
+    "CsvSource",
+    "DataParams",
+    "DemoSource",
+    "EvaluateParams",
+    "GateParams",
+    "GovernanceParams",
+    "GroupParams",
+    "IngestParams",
+    "ModelCardParams",
+    "MonitorParams",
+    "Params",
+    "ParquetSource",
+    "PrepareParams",
+    "RegisterParams",
+    "SearchParams",
+    "Source",
+    "SplitParams",
+    "SqlSource",
+    "TrackingParams",
+    "TrainParams",
+    "load_params",
+    "parse_params",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,12 +175,6 @@ class SplitParams(Section):
 # search and train
 
 
-def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError("must be more than 0")
-    return value
-
-
 def _known_family(name: str) -> str:
     from automl.families import FAMILIES  # imported late: the families import this module
 
@@ -201,8 +186,6 @@ def _known_family(name: str) -> str:
 
 
 FamilyName = Annotated[str, AfterValidator(_known_family)]
-PositiveSeconds = Annotated[float, AfterValidator(_positive)]
-PositiveInt = Annotated[int, AfterValidator(_at_least(1))]
 
 
 class SearchParams(Section):
@@ -265,7 +248,7 @@ class MonitorParams(Section):
     cat_method: NonEmptyStr | None = None
     num_threshold: Annotated[float, Field(gt=0)] | None = None
     cat_threshold: Annotated[float, Field(gt=0)] | None = None
-    quality: dict[str, float] = {}
+    quality: dict[str, float] = Field(default_factory=dict)
     sample_rows: Annotated[int, Field(ge=100)] | None = 100_000
     seed: Annotated[int, Field(ge=0)] = 0
     workspace: NonEmptyStr | None = ".evidently"
@@ -300,101 +283,6 @@ class GovernanceParams(Section):
                 "~/.pgpass instead"
             )
         return self
-
-
-# --------------------------------------------------------------------------------------------
-# evaluate, register and the model card: what reviewers read before a model may be used
-
-
-class GroupParams(Section):
-    """One sensitive attribute whose groups are compared; a numeric one is cut into bands."""
-
-    column: NonEmptyStr
-    bands: list[float] | None = None
-
-    @model_validator(mode="after")
-    def _ascending(self) -> GroupParams:
-        if self.bands is not None:
-            if not self.bands:
-                raise ValueError("bands must list at least one cut point (or be null)")
-            if any(b >= a for a, b in zip(self.bands[1:], self.bands, strict=False)):
-                raise ValueError("bands must be cut points in ascending order, e.g. [25, 35, 50]")
-        return self
-
-
-class EvaluateParams(Section):
-    """``evaluate``: confidence intervals of the test metrics, and metrics per group."""
-
-    bootstrap: Annotated[int, Field(ge=0)] = 1000
-    confidence: OpenFraction = 0.95
-    seed: Seed = 0
-    n_jobs: PositiveInt = 1
-    groups: list[GroupParams] = Field(default_factory=list)
-    min_group_size: PositiveInt = 30
-
-    @model_validator(mode="after")
-    def _distinct(self) -> EvaluateParams:
-        names = [g.column for g in self.groups]
-        if len(names) != len(set(names)):
-            raise ValueError("groups must name each column once")
-        if 0 < self.bootstrap < 100:
-            raise ValueError("bootstrap must be 0 (no intervals) or at least 100 resamples")
-        return self
-
-
-FAIRNESS_MEASURES = {
-    "demographic_parity_difference": "largest difference between groups in the rate of each "
-    "predicted class (classification)",
-    "equalized_odds_difference": "largest difference between groups in true- or false-positive "
-    "rate (classification)",
-    "score_gap": "difference between the best and the worst group in the search metric",
-}
-
-
-def _known_measure(name: str) -> str:
-    if name not in FAIRNESS_MEASURES:
-        close = difflib.get_close_matches(name, list(FAIRNESS_MEASURES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown fairness measure; {hint}known: {', '.join(FAIRNESS_MEASURES)}")
-    return name
-
-
-class GateParams(Section):
-    """``register.gates``: what a model must pass to be registered as a candidate."""
-
-    test_metrics: dict[str, float] = Field(default_factory=dict)
-    max_cv_test_gap: Annotated[float, Field(ge=0)] | None = None
-    fairness: dict[
-        Annotated[str, AfterValidator(_known_measure)], Annotated[float, Field(ge=0)]
-    ] = Field(default_factory=dict)
-    monitoring: Literal["pass", "warn", "fail"] = "warn"
-
-
-class RegisterParams(Section):
-    """``register``: the promotion gates in front of the model registry."""
-
-    gates: GateParams = GateParams()
-
-
-class ModelCardParams(Section):
-    """``model_card``: what only people can say about the model, quoted in the report."""
-
-    owner: str | None = None
-    contact: str | None = None
-    description: str | None = None
-    intended_use: str | None = None
-    intended_users: str | None = None
-    out_of_scope_uses: list[str] = Field(default_factory=list)
-    limitations: list[str] = Field(default_factory=list)
-    ethical_considerations: list[str] = Field(default_factory=list)
-    recommendations: list[str] = Field(default_factory=list)
-    metric_rationale: str | None = None
-    human_oversight: str | None = None
-    risk_management: str | None = None
-    post_market_monitoring: str | None = None
-    standards: list[str] = Field(default_factory=list)
-    declaration_of_conformity: str | None = None
-    license: str | None = None
 
 
 # ``register`` is also ABCMeta's class method, which pydantic warns about; instances (all that

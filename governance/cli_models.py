@@ -104,7 +104,8 @@ def report_build(
     """Write report.html, report.json and report.sig for MODEL version VERSION; exit 4 when
     the report's status is FAIL (it is still written, and says why)."""
     from governance.audit import Checkpoint
-    from governance.report import problem_exit, report_for_version, write_report
+    from governance.report import problem_exit, report_for_version
+    from governance.report_sign import write_report
 
     external = [Checkpoint.from_json(p.read_text()) for p in checkpoints or []]
     session = common.session(keyring)
@@ -141,7 +142,7 @@ def report_verify(
     import base64
 
     from governance.exceptions import GovernanceError
-    from governance.report import verify_report
+    from governance.report_sign import verify_report
 
     expected = base64.b64decode(public_key) if public_key else None
     anchor = None

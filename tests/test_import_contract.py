@@ -42,7 +42,10 @@ def test_the_checker_sees_imports() -> None:
 @pytest.mark.parametrize(
     ("library", "homes"),
     [
-        ("mlflow", ("automl/tracking/", "governance/mlflow_plugin.py", "governance/mlflow_registry.py")),
+        (
+            "mlflow",
+            ("automl/tracking/", "governance/mlflow_plugin.py", "governance/mlflow_registry.py"),
+        ),
         ("cryptography", ("governance/crypto/",)),
         ("evidently", ("automl/monitor.py",)),
     ],

@@ -13,7 +13,8 @@ from typing import Any
 
 from automl.stages._io import load_tracked_params, read_stage_json
 from automl.stages._sealing import governance_session
-from governance.report import build_report, problem_exit, report_for_version, write_report
+from governance.report import build_report, problem_exit, report_for_version
+from governance.report_sign import write_report
 
 
 def run(

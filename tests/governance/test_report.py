@@ -17,12 +17,8 @@ from governance.audit import Checkpoint
 from governance.context import Governance, open_governance
 from governance.mlflow_registry import MlflowRegistry
 from governance.models import CANDIDATE, approve, move_alias
-from governance.report import (
-    problem_exit,
-    report_for_version,
-    verify_report,
-    write_report,
-)
+from governance.report import problem_exit, report_for_version
+from governance.report_sign import verify_report, write_report
 from governance.store import SealedStore
 
 MODEL = "credit-risk"
@@ -38,9 +34,7 @@ class World:
     model_sha256: str
 
     def session(self, actor: str) -> Governance:
-        return open_governance(
-            keyring=self.root / "keys", audit=self.root / "audit", actor=actor
-        )
+        return open_governance(keyring=self.root / "keys", audit=self.root / "audit", actor=actor)
 
     def store(self, session: Governance) -> SealedStore:
         return session.store(self.root / "store")
@@ -217,9 +211,7 @@ def test_any_changed_byte_fails_verification(world: World, tmp_path: Path) -> No
     assert not verify_report(folder, expected_public_key=other).ok
 
 
-def test_the_html_is_self_contained_and_shows_every_section(
-    world: World, tmp_path: Path
-) -> None:
+def test_the_html_is_self_contained_and_shows_every_section(world: World, tmp_path: Path) -> None:
     content = _written(world, tmp_path / "report")
     html = (tmp_path / "report" / "report.html").read_text()
     assert "<script" not in html
