@@ -109,7 +109,9 @@ def _walk(
         if isinstance(item, int):
             parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
             continue
-        if item == "[key]":  # pydantic's mark of a bad mapping key: the key is already shown
+        if item in ("[key]", "*"):
+            # pydantic's mark of a bad mapping key (the key is already shown), and the
+            # "every attribute" key a single fairness limit is read into.
             continue
         parts.append(item)
         field_name = item

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from automl.config_types import NonEmptyStr, OpenFraction, PositiveInt, Section, Seed
 
@@ -64,13 +64,26 @@ def _known_measure(name: str) -> str:
     return name
 
 
+GapLimit = Annotated[float, Field(ge=0)]
+EVERY_ATTRIBUTE = "*"
+
+
+def _per_attribute(value: object) -> object:
+    """A single number is the limit of every attribute."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {EVERY_ATTRIBUTE: value}
+    return value
+
+
 class GateParams(Section):
     """``register.gates``: what a model must pass to be registered as a candidate."""
 
     test_metrics: dict[str, float] = Field(default_factory=dict)
     max_cv_test_gap: Annotated[float, Field(ge=0)] | None = None
+    # measure -> one limit for every attribute, or {attribute: limit} (others: reported only)
     fairness: dict[
-        Annotated[str, AfterValidator(_known_measure)], Annotated[float, Field(ge=0)]
+        Annotated[str, AfterValidator(_known_measure)],
+        Annotated[dict[NonEmptyStr, GapLimit], BeforeValidator(_per_attribute)],
     ] = Field(default_factory=dict)
     monitoring: Literal["pass", "warn", "fail"] = "warn"
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl.config import GateParams
+from automl.config_release import EVERY_ATTRIBUTE
 from automl.exceptions import ConfigError
 
 # Test metrics where lower is better: their gate is a ceiling, every other one a floor.
@@ -63,8 +64,17 @@ def check_gates(
                 f"register.gates.fairness.{measure} applies to classification only; for "
                 "regression use score_gap."
             )
+        every = limit.get(EVERY_ATTRIBUTE)
+        limits = dict.fromkeys(attributes, every) if every is not None else dict(limit)
+        unknown = sorted(set(limits) - set(attributes))
+        if unknown:
+            raise ConfigError(
+                f"register.gates.fairness.{measure}: {unknown} are not in evaluate.groups "
+                f"(which compares {sorted(attributes)}); add them there or remove them here."
+            )
         for column, found in attributes.items():
-            checks.append(_fairness_gate(measure, limit, column, found))
+            if column in limits:
+                checks.append(_fairness_gate(measure, limits[column], column, found))
     if gates.monitoring != "fail":
         checks.append(_monitoring_gate(gates.monitoring, monitoring))
     return checks

@@ -37,6 +37,8 @@ def base_params(**sections: Any) -> dict[str, Any]:
         "ingest": {"source": {"type": "demo"}},
         "prepare": {},
         "split": {"test_size": 0.2, "cv_folds": 5, "seed": 42},
+        # Enough resamples to check intervals, few enough to keep tests quick.
+        "evaluate": {"bootstrap": 200},
         # Tests that track say where; the others leave no mlflow.db behind.
         "tracking": {"enabled": False},
         "governance": {
@@ -54,6 +56,10 @@ def base_params(**sections: Any) -> dict[str, Any]:
 def _private_audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test appends to an audit log of its own, never to one in the repository."""
     monkeypatch.setenv("GOVERNANCE_AUDIT", str(tmp_path / "audit-log"))
+    # mlflow.set_tracking_uri / set_registry_uri export these; an earlier test's server or
+    # database must not become this test's default.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
 
 
 @pytest.fixture

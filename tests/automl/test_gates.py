@@ -215,6 +215,39 @@ def test_one_fairness_check_per_attribute_and_measure() -> None:
     )
 
 
+def test_fairness_limits_per_attribute_gate_only_the_attributes_named() -> None:
+    fairness = fairness_of(
+        Age=attribute(demographic_parity_difference=0.45),
+        Marital=attribute(demographic_parity_difference=0.12),
+    )
+    gates = GateParams(
+        fairness={"demographic_parity_difference": {"Age": 0.6, "Marital": 0.1}},
+        monitoring="fail",
+    )
+    checks = check(gates, fairness=fairness)
+    assert [(c.gate, c.passed, c.limit) for c in checks] == [
+        ("demographic_parity_difference (Age)", True, 0.6),
+        ("demographic_parity_difference (Marital)", False, 0.1),
+    ]
+    only_marital = GateParams(
+        fairness={"demographic_parity_difference": {"Marital": 0.2}}, monitoring="fail"
+    )
+    assert [c.gate for c in check(only_marital, fairness=fairness)] == [
+        "demographic_parity_difference (Marital)"
+    ]
+
+
+def test_a_per_attribute_limit_for_an_attribute_not_compared_is_a_config_error() -> None:
+    gates = GateParams(fairness={"equalized_odds_difference": {"Gender": 0.1}}, monitoring="fail")
+    with pytest.raises(ConfigError, match=r"\['Gender'\] are not in evaluate.groups"):
+        check(gates, fairness=fairness_of(Age=attribute(equalized_odds_difference=0.1)))
+
+
+def test_a_negative_per_attribute_limit_is_refused() -> None:
+    message = error_of(register={"gates": {"fairness": {"score_gap": {"Age": -0.1}}}})
+    assert "register.gates.fairness.score_gap" in message
+
+
 def test_an_unmeasurable_gap_fails_and_says_why() -> None:
     fairness = fairness_of(Age=attribute(min_group_size=50, equalized_odds_difference=None))
     gates = GateParams(fairness={"equalized_odds_difference": 0.2}, monitoring="fail")
@@ -407,7 +440,9 @@ def error_of(**sections: Any) -> str:
 
 
 def test_evaluation_and_gate_defaults() -> None:
-    params = parse_params(base_params())
+    raw = base_params()
+    del raw["evaluate"]  # the tests' defaults shorten the bootstrap
+    params = parse_params(raw)
     assert params.evaluate == EvaluateParams(
         bootstrap=1000, confidence=0.95, seed=0, n_jobs=1, groups=[], min_group_size=30
     )
@@ -441,7 +476,8 @@ def test_a_full_evaluation_and_gates_section_is_read() -> None:
     assert params.evaluate.bootstrap == 100
     assert params.evaluate.min_group_size == 20
     assert params.register.gates.test_metrics == {"roc_auc": 0.7, "log_loss": 0.6}
-    assert params.register.gates.fairness == {"equalized_odds_difference": 0.2}
+    # One number is the limit of every attribute.
+    assert params.register.gates.fairness == {"equalized_odds_difference": {"*": 0.2}}
     assert params.register.gates.monitoring == "pass"
 
 
