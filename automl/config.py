@@ -10,7 +10,6 @@ secrets (database URLs) are never echoed.
 
 from __future__ import annotations
 
-import difflib
 import re
 import warnings
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from automl.config_types import (
     Section,
     Seed,
     _at_least,
+    require_known,
 )
 from automl.exceptions import ConfigError
 from automl.redact import has_secret
@@ -178,11 +178,7 @@ class SplitParams(Section):
 def _known_family(name: str) -> str:
     from automl.families import FAMILIES  # imported late: the families import this module
 
-    if name not in FAMILIES:
-        close = difflib.get_close_matches(name, list(FAMILIES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown model family; {hint}known: {', '.join(FAMILIES)}")
-    return name
+    return require_known(name, FAMILIES, "model family")
 
 
 FamilyName = Annotated[str, AfterValidator(_known_family)]

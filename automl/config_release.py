@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from automl.config_types import NonEmptyStr, OpenFraction, PositiveInt, Section, Seed
+from automl.config_types import NonEmptyStr, OpenFraction, PositiveInt, Section, Seed, require_known
 
 
 class GroupParams(Section):
@@ -57,11 +56,7 @@ FAIRNESS_MEASURES = {
 
 
 def _known_measure(name: str) -> str:
-    if name not in FAIRNESS_MEASURES:
-        close = difflib.get_close_matches(name, list(FAIRNESS_MEASURES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown fairness measure; {hint}known: {', '.join(FAIRNESS_MEASURES)}")
-    return name
+    return require_known(name, FAIRNESS_MEASURES, "fairness measure")
 
 
 GapLimit = Annotated[float, Field(ge=0)]

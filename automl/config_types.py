@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Collection
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -69,3 +70,12 @@ def _positive(value: float) -> float:
 
 PositiveSeconds = Annotated[float, AfterValidator(_positive)]
 PositiveInt = Annotated[int, AfterValidator(_at_least(1))]
+
+
+def require_known(name: str, known: Collection[str], what: str) -> str:
+    """``name`` if it is one of ``known``; else a ValueError with the closest and all."""
+    if name not in known:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown {what}; {hint}known: {', '.join(known)}")
+    return name

@@ -32,9 +32,10 @@ class MlflowRegistry:
                 f"{str(exc).splitlines()[0]}"
             ) from None
 
-    def version(self, name: str, version: str) -> RegisteredVersion | None:
+    def _found(self, call: Callable[[], T]) -> T | None:
+        """``call``'s answer, or None when the registry holds no such model, version or alias."""
         try:
-            found: Any = self.client.get_model_version(name, version)
+            return call()
         except MlflowException as exc:
             if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None
@@ -42,6 +43,11 @@ class MlflowRegistry:
                 f"the MLflow registry at {_shown(self.uri)} could not be read: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
+
+    def version(self, name: str, version: str) -> RegisteredVersion | None:
+        found: Any = self._found(lambda: self.client.get_model_version(name, version))
+        if found is None:
+            return None
         return RegisteredVersion(
             name=name,
             version=str(found.version),
@@ -52,15 +58,8 @@ class MlflowRegistry:
         )
 
     def alias(self, name: str, alias: str) -> str | None:
-        try:
-            return str(self.client.get_model_version_by_alias(name, alias).version)
-        except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                return None
-            raise GovernanceError(
-                f"the MLflow registry at {_shown(self.uri)} could not be read: "
-                f"{str(exc).splitlines()[0]}"
-            ) from None
+        found: Any = self._found(lambda: self.client.get_model_version_by_alias(name, alias))
+        return None if found is None else str(found.version)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._call(
