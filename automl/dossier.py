@@ -11,7 +11,6 @@ is sealed into the store and its hash recorded in the audit log by the register 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import platform
 import sys
@@ -25,6 +24,7 @@ import pandas as pd
 import yaml
 
 from automl.config import Params
+from automl.data.files import file_facts
 from automl.tracking.lineage import flatten, git_commit
 
 FORMAT = "automl-governance-dossier/1"
@@ -58,13 +58,7 @@ class Inputs:
 
 
 def sha256_of(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return str(file_facts(path)["sha256"]) if path.is_file() else None
 
 
 def _evidence(*paths: Path) -> list[dict[str, Any]]:

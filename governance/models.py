@@ -215,17 +215,19 @@ def reject(
     return Decision(name, version, "rejected")
 
 
-def history(log: AuditLog, name: str, version: str) -> dict[str, list[Entry]]:
-    """The decisions about one version, and every alias move of the model."""
+def history(entries: Iterable[Entry], name: str, version: str) -> dict[str, list[Entry]]:
+    """The decisions about one version, and every alias move of the model, from the log's
+    entries (read once by the caller)."""
     target = resource(name, version)
-    decisions = [
-        e for e in log.entries(action="model.", resource=f"{name}/")
-        if e.action in ("model.approve", "model.reject") and e.resource == target
-    ]  # fmt: skip
-    aliases = [
-        e for e in log.entries(action="model.alias", resource=f"{name}/")
-        if e.outcome == "ok" and e.resource.rsplit("/", 1)[0] == name
-    ]  # fmt: skip
+    decisions: list[Entry] = []
+    aliases: list[Entry] = []
+    for e in entries:
+        if e.action in ("model.approve", "model.reject") and e.resource == target:
+            decisions.append(e)
+        elif (
+            e.action == "model.alias" and e.outcome == "ok" and e.resource.rsplit("/", 1)[0] == name
+        ):
+            aliases.append(e)
     return {"decisions": decisions, "alias_moves": aliases}
 
 

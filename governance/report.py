@@ -110,9 +110,9 @@ def build_report(
     identity = dict(sections.get("identity", {}))
     if registration is not None:
         _registration(
-            session,
             registration,
             registry,
+            entries=entries,
             identity=identity,
             governance=governance,
             findings=findings,
@@ -248,16 +248,16 @@ def _artifact_status(
 
 
 def _registration(
-    session: Governance,
     registration: Registration,
     registry: ModelRegistry | None,
     *,
+    entries: list[Entry],
     identity: dict[str, Any],
     governance: dict[str, Any],
     findings: _Findings,
 ) -> None:
     name, version = registration.entry.resource.rsplit("/", 1)
-    found = history(session.audit, name, version)
+    found = history(entries, name, version)
     decisions = found["decisions"]
     moves = found["alias_moves"]
     logged = {a for a, v in aliases_from_log(moves).items() if v == version}

@@ -444,7 +444,7 @@ def test_history_and_replayed_aliases_match_mlflow(world: World) -> None:
     move_alias(ci, world.registry, MODEL, CANDIDATE, third)
 
     log = world.session("auditor").audit
-    found = history(log, MODEL, second)
+    found = history(log.entries(), MODEL, second)
     assert [(e.action, e.outcome) for e in found["decisions"]] == [
         ("model.approve", "ok"),
         ("model.reject", "ok"),
@@ -454,9 +454,9 @@ def test_history_and_replayed_aliases_match_mlflow(world: World) -> None:
     assert all(e.outcome == "ok" and e.resource.startswith(f"{MODEL}/") for e in moves)
     assert len(moves) == 7  # candidate x2, champion x2, two removals, candidate again
     assert aliases_from_log(moves) == world.mlflow_aliases() == {CANDIDATE: third}
-    assert history(log, MODEL, first)["decisions"][0].action == "model.approve"
+    assert history(log.entries(), MODEL, first)["decisions"][0].action == "model.approve"
 
-    eu_moves = history(log, "churn-eu", eu)["alias_moves"]
+    eu_moves = history(log.entries(), "churn-eu", eu)["alias_moves"]
     assert aliases_from_log(eu_moves) == world.mlflow_aliases("churn-eu")
     assert world.mlflow_aliases("churn-eu") == {CANDIDATE: eu, CHAMPION: eu}
 
