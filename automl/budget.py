@@ -43,8 +43,21 @@ class Budget:
             candidates.append(self.clock() + self.trial_limit_s)
         return min(candidates) if candidates else None
 
+    def left(self) -> float:
+        """Seconds until the whole budget ends (infinite without a time budget)."""
+        return float("inf") if self.end is None else self.end - self.clock()
+
+    def reserve(self, seconds: float) -> None:
+        """Keep back ``seconds`` at the end for the work after the trials (refit, ensemble)."""
+        self.refit_reserve_s = seconds
+
     def reserve_for(self, record: TrialRecord, cv: int) -> None:
         """Keep back what refitting ``record``'s pipeline on all rows should take."""
-        per_fold = record.fit_time_s / max(1, len(record.cv_scores))
-        # The refit sees cv/(cv-1) times the rows of a fold's fit; fits are about linear here.
-        self.refit_reserve_s = 1.2 * per_fold * cv / max(1, cv - 1) + 0.5
+        self.reserve(refit_estimate(record.fit_time_s, len(record.cv_scores), cv))
+
+
+def refit_estimate(fit_time_s: float, folds_done: int, cv: int) -> float:
+    """Expected seconds to refit a pipeline on all rows, from the fit time of its folds."""
+    per_fold = fit_time_s / max(1, folds_done)
+    # The refit sees cv/(cv-1) times the rows of a fold's fit; fits are about linear here.
+    return 1.2 * per_fold * cv / max(1, cv - 1) + 0.5

@@ -198,6 +198,9 @@ class SearchParams(Section):
     trial_time_limit_s: PositiveSeconds | None = None
     memory_limit_mb: Annotated[int, AfterValidator(_at_least(256))] | None = None
     pruning: bool = True
+    pruner: Literal["percentile", "hyperband"] = "percentile"
+    portfolio: bool = True
+    ensemble: bool = True
 
     @model_validator(mode="after")
     def _some_budget(self) -> SearchParams:

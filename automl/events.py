@@ -54,6 +54,8 @@ class SearchEnd:
     n_failed: int
     duration_s: float
     stopped_by: str
+    # The ensemble chosen over the best trials (automl.ensemble.Ensemble), when one beat them.
+    ensemble: Any = None
 
 
 class SearchObserver:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from automl.families.base import BuildContext, Family
+from automl.predictions import fold_predictions, score_predictions
 from automl.preprocess import ColumnPlan, build_pipeline
 
 # How long a new worker may take to import its libraries and say it is ready.
@@ -49,6 +50,7 @@ class SearchData:
     folds: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]
     plan: ColumnPlan
     scorer: str
+    n_classes: int = 0  # 0 for regression
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class FoldResult:
     score: float
     fit_time_s: float
     predict_time_s: float
+    # The fold's validation rows as the model answered them: class probabilities (one column
+    # per class) or regression values. Ensemble selection works on these.
+    predictions: np.ndarray[Any, Any] | None = None
 
 
 @dataclass
@@ -253,7 +258,6 @@ class _DataCache:
 
 def serve(receive: Connection, send: Connection) -> None:
     """The worker's loop: run trials until the parent goes away."""
-    from sklearn.metrics import get_scorer
     from threadpoolctl import threadpool_limits
 
     cache = _DataCache()
@@ -266,10 +270,9 @@ def serve(receive: Connection, send: Connection) -> None:
         job: TrialJob = message[1]
         try:
             data = cache.load(job.data_path)
-            scorer = get_scorer(data.scorer)
             with threadpool_limits(job.context.n_jobs), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if not _run_folds(job, data, scorer, receive, send):
+                if not _run_folds(job, data, receive, send):
                     continue
             send.send(("done",))
         except MemoryError:
@@ -280,21 +283,26 @@ def serve(receive: Connection, send: Connection) -> None:
             send.send(("error", describe_exception(exc), True))
 
 
-def _run_folds(
-    job: TrialJob, data: SearchData, scorer: Any, receive: Connection, send: Connection
-) -> bool:
+def _run_folds(job: TrialJob, data: SearchData, receive: Connection, send: Connection) -> bool:
     """Fit and score fold by fold; False when the parent said stop or a score was not finite."""
     for k, (train, valid) in enumerate(data.folds):
         pipeline = build_pipeline(data.plan, job.family, job.params, job.context)
         start = time.perf_counter()
         pipeline.fit(data.X.iloc[train], data.y[train])
         fitted = time.perf_counter()
-        score = float(scorer(pipeline, data.X.iloc[valid], data.y[valid]))
+        answers = fold_predictions(pipeline, data.X.iloc[valid], task=job.context.task,
+                                   n_classes=data.n_classes)  # fmt: skip
+        if not np.isfinite(answers).all():
+            bad = int(np.size(answers) - np.isfinite(answers).sum())
+            send.send(("error", f"the predictions on fold {k + 1} hold {bad} values that are "
+                       "not finite numbers (NaN or infinity)", True))  # fmt: skip
+            return False
+        score = score_predictions(data.scorer, data.y[valid], answers, task=job.context.task)
         scored = time.perf_counter()
         if not math.isfinite(score):
             send.send(("error", f"the score on fold {k + 1} is {score}, not a number", True))
             return False
-        send.send(("fold", k, score, fitted - start, scored - fitted))
+        send.send(("fold", k, score, fitted - start, scored - fitted, answers))
         if receive.recv() == ("stop",):
             send.send(("done",))
             return False

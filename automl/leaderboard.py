@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from automl.ensemble import ENSEMBLE
 from automl.events import TrialRecord
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -19,8 +20,16 @@ def prefixed(family: str, params: dict[str, Any]) -> dict[str, Any]:
     return {f"{family}.{k}": v for k, v in params.items()}
 
 
-def leaderboard(records: Iterable[TrialRecord], skipped: dict[str, str]) -> pd.DataFrame:
-    """One row per trial, best first; families left out for the data appear as SKIPPED."""
+def leaderboard(
+    records: Iterable[TrialRecord], skipped: dict[str, str], *, ensemble: Any = None
+) -> pd.DataFrame:
+    """One row per trial, best first; families left out for the data appear as SKIPPED.
+
+    With an ``ensemble`` (:class:`automl.ensemble.Ensemble`) it comes first, as state
+    ENSEMBLE with its members and weights as params, and each trial's ``ensemble_weight``
+    says how much it weighs in it.
+    """
+    weights: dict[int, float] = {} if ensemble is None else ensemble.weights()
     rows = [
         {
             "trial": r.number,
@@ -34,17 +43,26 @@ def leaderboard(records: Iterable[TrialRecord], skipped: dict[str, str]) -> pd.D
             "duration_s": round(r.duration_s, 4),
             "reason": r.reason or "",
             "params": json.dumps(r.params, sort_keys=True, default=str),
+            "ensemble_weight": weights.get(r.number, 0.0),
         }
         for r in records
     ]
+    if ensemble is not None:
+        members = {f"trial {m.trial} ({m.family})": round(m.weight, 4) for m in ensemble.members}
+        rows.append({
+            "trial": None, "family": ENSEMBLE, "state": "ENSEMBLE",
+            "cv_mean": ensemble.cv_mean, "cv_std": ensemble.cv_std,
+            "cv_scores": json.dumps([round(s, 6) for s in ensemble.cv_scores]),
+            "reason": "", "params": json.dumps(members), "ensemble_weight": 1.0,
+        })  # fmt: skip
     rows += [
         {"trial": None, "family": name, "state": "SKIPPED", "reason": why, "params": "{}"}
         for name, why in skipped.items()
     ]
     columns = ["trial", "family", "state", "cv_mean", "cv_std", "cv_scores", "fit_time_s",
-               "predict_time_s", "duration_s", "reason", "params"]  # fmt: skip
+               "predict_time_s", "duration_s", "reason", "params", "ensemble_weight"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
-    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "SKIPPED": 3}
+    order = {"ENSEMBLE": -1, "COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "SKIPPED": 3}
     frame["_order"] = frame["state"].map(order)
     frame = frame.sort_values(["_order", "cv_mean", "trial"], ascending=[True, False, True])
     frame = frame.drop(columns="_order").reset_index(drop=True)

@@ -89,7 +89,11 @@ def score(metric: str, predictions: Predictions, rows: np.ndarray[Any, Any]) -> 
     (an AUC on rows of one class). Classes are scored by number, so for two classes the
     positive one is the last, as everywhere else here (scikit-learn's default ``pos_label=1``
     means nothing for labels such as "bad"/"good")."""
-    predictions = predictions.encoded()
+    value = _replay_score(metric, predictions.encoded(), rows)
+    return value if np.isfinite(value) else None
+
+
+def _replay_score(metric: str, predictions: Predictions, rows: np.ndarray[Any, Any]) -> float:
     replay: BaseEstimator = (
         _ReplayRegressor(predictions)
         if predictions.task == "regression"
@@ -98,8 +102,36 @@ def score(metric: str, predictions: Predictions, rows: np.ndarray[Any, Any]) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            value = get_scorer(metric)(replay, rows.reshape(-1, 1), predictions.y[rows])
+            return float(get_scorer(metric)(replay, rows.reshape(-1, 1), predictions.y[rows]))
         except ValueError:
-            return None
-    value = float(value)
-    return value if np.isfinite(value) else None
+            return float("nan")
+
+
+def fold_predictions(
+    model: Any, X: pd.DataFrame, *, task: Task, n_classes: int
+) -> np.ndarray[Any, Any]:
+    """A fitted search pipeline's answers on ``X``: regression values, or probabilities with
+    one column per class 0..n_classes-1 (a class missing from the fold's training rows gets
+    probability 0), so answers of different trials line up column by column."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    known = np.asarray(model.classes_, dtype=np.intp)
+    if len(known) == n_classes:
+        return proba
+    full = np.zeros((len(proba), n_classes))
+    full[:, known] = proba
+    return full
+
+
+def score_predictions(
+    metric: str, y: np.ndarray[Any, Any], answers: np.ndarray[Any, Any], *, task: Task
+) -> float:
+    """``metric`` on answers as :func:`fold_predictions` gives them (classes as 0..k-1):
+    NaN where the metric is undefined, and an overflow is left as it is (-inf)."""
+    if task == "regression":
+        predictions = Predictions(task, y, answers, None, None)
+    else:
+        classes = np.arange(answers.shape[1])
+        predictions = Predictions(task, y, np.argmax(answers, axis=1), answers, classes)
+    return _replay_score(metric, predictions, np.arange(len(y)))

@@ -23,26 +23,26 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial
 
-from automl.budget import Budget
+from automl.budget import Budget, refit_estimate
 from automl.config import SearchParams
 from automl.data.task import Task
+from automl.ensemble import Ensemble, select_ensemble
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
 from automl.exceptions import DataError, SearchError
-from automl.families import BuildContext, Family, Space, eligible_families
+from automl.families import eligible_families
 from automl.isolation import (
     POOL,
-    FoldResult,
     SearchData,
-    TrialJob,
-    run_isolated,
     write_search_data,
 )
 from automl.leaderboard import FINISHED, leaderboard, prefixed, record_of
 from automl.metrics import resolve_metric
+from automl.objective import Objective, TrialFailedError
+from automl.oof import AnswerStore
+from automl.portfolio import enqueue_portfolio
 from automl.preprocess import ColumnPlan, plan_columns
 from automl.redact import redact_url
 from automl.study import (
-    PRUNE_PERCENTILE,
     fail_interrupted_trials,
     open_study,
     quiet_optuna,
@@ -52,8 +52,8 @@ from automl.validation import check_training_data
 logger = logging.getLogger(__name__)
 
 
-class _TrialFailedError(Exception):
-    """Raised inside the objective so that Optuna records the trial as failed."""
+# The most of the time budget kept back for selecting and refitting an ensemble.
+ENSEMBLE_SHARE = 0.2
 
 
 @dataclass
@@ -71,6 +71,8 @@ class SearchResult:
     duration_s: float
     stopped_by: str
     new_trials: int = 0
+    # Set when a weighted average of the best trials beat ``best`` on the same folds.
+    ensemble: Ensemble | None = None
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -78,10 +80,11 @@ class SearchResult:
         return {"family": self.best.family, **prefixed(self.best.family, self.best.params)}
 
     def leaderboard(self) -> pd.DataFrame:
-        return leaderboard(self.records, self.skipped)
+        return leaderboard(self.records, self.skipped, ensemble=self.ensemble)
 
 
-def _folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[Any]:
+def cv_folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[Any]:
+    """The search's folds: stratified by class for classifiers, shuffled with ``seed``."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     splitter: Any = (
@@ -148,17 +151,20 @@ def run_search(
         target = y.to_numpy(dtype=float)
     else:
         classes, target = encode_classes(y, positive_class=positive_class)
-    folds = _folds(target, task=task, cv=cv, seed=settings.seed)
+    folds = cv_folds(target, task=task, cv=cv, seed=settings.seed)
     study = open_study(
         storage=settings.storage,
         study_name=settings.study_name,
         seed=settings.seed,
         pruning=settings.pruning,
+        pruner=settings.pruner,
     )
     if owns_study:
         interrupted = fail_interrupted_trials(study)
         if interrupted:
             logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
+    if settings.portfolio:
+        enqueue_portfolio(study, [f.name for f in families], task)
     earlier = tuple(record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
     done_before = len(earlier)
     notifier = _Notifier(observers)
@@ -187,15 +193,21 @@ def run_search(
     POOL.warm_up(settings.n_jobs, settings.memory_limit_mb)
     with tempfile.TemporaryDirectory(prefix="automl-search-") as workdir:
         data_path = Path(workdir) / "data.pkl"
+        n_classes = 0 if classes is None else len(classes)
         write_search_data(
-            SearchData(X=X, y=target, folds=folds, plan=plan, scorer=metric), data_path
+            SearchData(X=X, y=target, folds=folds, plan=plan, scorer=metric, n_classes=n_classes),
+            data_path,
         )
-        objective = _Objective(
+        objective = Objective(
             families={f.name: f for f in families},
             task=task,
             settings=settings,
             data_path=data_path,
             budget=budget,
+            folds=folds,
+            cv=cv,
+            y=target,
+            metric=metric,
         )
         stopped_by = _optimize(
             study,
@@ -209,6 +221,12 @@ def run_search(
 
     records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
     complete = [r for r in records if r.state == "COMPLETE"]
+    ensemble = None
+    if settings.ensemble and complete:
+        ensemble = _ensemble(
+            objective.answers, best=max(complete, key=_mean), y=target, folds=folds,
+            metric=metric, task=task, settings=settings, budget=budget,
+        )  # fmt: skip
     end = SearchEnd(
         study_name=study.study_name,
         best=max(complete, key=_mean) if complete else None,
@@ -217,6 +235,7 @@ def run_search(
         n_failed=sum(r.state == "FAIL" for r in records),
         duration_s=budget.clock() - budget.start,
         stopped_by=stopped_by,
+        ensemble=ensemble,
     )
     for observer in observers:
         observer.on_search_end(end)
@@ -234,13 +253,45 @@ def run_search(
         duration_s=end.duration_s,
         stopped_by=stopped_by,
         new_trials=len(records) - done_before,
+        ensemble=ensemble,
     )
+
+
+def _ensemble(
+    answers: AnswerStore,
+    *,
+    best: TrialRecord,
+    y: np.ndarray[Any, Any],
+    folds: list[Any],
+    metric: str,
+    task: Task,
+    settings: SearchParams,
+    budget: Budget,
+) -> Ensemble | None:
+    """Ensemble selection within what is left of the budget; None unless it beats ``best``."""
+    candidates = answers.candidates()
+    if len(candidates) < 2:
+        return None
+    deadline, refit_limit = None, float("inf")
+    left = budget.left()
+    if np.isfinite(left):
+        selecting = min(answers.selection_s(), 0.5 * max(0.0, left))
+        deadline = budget.clock() + selecting
+        refit_limit = left - selecting - 0.5
+    ensemble = select_ensemble(
+        candidates, y=y, folds=folds, metric=metric, task=task, refit_limit_s=refit_limit,
+        n_jobs=settings.n_jobs, deadline=deadline, clock=budget.clock,
+    )  # fmt: skip
+    if ensemble is None or len(ensemble.members) < 2 or ensemble.cv_mean <= _mean(best):
+        logger.info("no ensemble: it did not beat the best trial on CV")
+        return None
+    return ensemble
 
 
 def _optimize(
     study: optuna.Study,
     *,
-    objective: _Objective,
+    objective: Objective,
     settings: SearchParams,
     budget: Budget,
     notifier: _Notifier,
@@ -258,7 +309,14 @@ def _optimize(
         record = record_of(trial)
         notifier.trial_done(record)
         if notifier.best is not None:
-            budget.reserve_for(notifier.best, cv)
+            best = notifier.best
+            keep = refit_estimate(best.fit_time_s, len(best.cv_scores), cv)
+            if settings.ensemble and budget.end is not None:
+                # Room to select and refit an ensemble, but never most of a short budget.
+                cap = max(keep, ENSEMBLE_SHARE * (budget.end - budget.start))
+                wanted = objective.answers.expected_refit_s(settings.n_jobs)
+                keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
+            budget.reserve(keep)
         if budget.search_left() <= 0.5:
             reason["value"] = "time_budget_s"
             study.stop()
@@ -268,79 +326,10 @@ def _optimize(
             objective,
             n_trials=remaining,
             n_jobs=settings.n_jobs,
-            catch=(_TrialFailedError,),
+            catch=(TrialFailedError,),
             callbacks=[after_trial],
         )
     return reason["value"]
-
-
-class _Objective:
-    def __init__(
-        self,
-        *,
-        families: dict[str, Family],
-        task: Task,
-        settings: SearchParams,
-        data_path: Path,
-        budget: Budget,
-    ) -> None:
-        self.families = families
-        self.task = task
-        self.settings = settings
-        self.data_path = data_path
-        self.budget = budget
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        name = trial.suggest_categorical("family", list(self.families))
-        family = self.families[str(name)]
-        params = family.search_space(Space(trial, family.name), self.task)
-        trial.set_user_attr("family", family.name)
-        deadline = self.budget.trial_deadline()
-        if deadline is not None and deadline - self.budget.clock() < 0.5:
-            trial.study.stop()
-            self._fail(trial, "not started: the time budget ran out")
-        job = TrialJob(
-            data_path=self.data_path,
-            family=family,
-            params=params,
-            context=BuildContext(task=self.task, seed=self.settings.seed, n_jobs=1),
-        )
-        scores: list[float] = []
-
-        def on_fold(result: FoldResult) -> bool:
-            scores.append(result.score)
-            trial.report(float(np.mean(scores)), result.fold)
-            return not (self.settings.pruning and trial.should_prune())
-
-        outcome = run_isolated(
-            job, deadline=deadline, on_fold=on_fold, memory_limit_mb=self.settings.memory_limit_mb
-        )
-        trial.set_user_attr("cv_scores", scores)
-        trial.set_user_attr("fit_time_s", sum(f.fit_time_s for f in outcome.folds))
-        trial.set_user_attr("predict_time_s", sum(f.predict_time_s for f in outcome.folds))
-        n_folds = len(outcome.folds)
-        if outcome.error is not None:
-            self._fail(trial, outcome.error)
-        if outcome.stopped == "pruned":
-            trial.set_user_attr(
-                "reason",
-                f"pruned after {n_folds} folds: the running mean was in the bottom "
-                f"{PRUNE_PERCENTILE:g}% of trials at that fold",
-            )
-            raise optuna.TrialPruned
-        if outcome.stopped == "time":
-            why = f"stopped by the time limit after {n_folds} folds"
-            if not scores:
-                self._fail(trial, why)
-            # Partial folds still tell TPE this region is slow and where its scores stand.
-            trial.set_user_attr("reason", why)
-            raise optuna.TrialPruned
-        return float(np.mean(scores))
-
-    @staticmethod
-    def _fail(trial: optuna.Trial, reason: str) -> None:
-        trial.set_user_attr("reason", reason)
-        raise _TrialFailedError(reason)
 
 
 def _no_model_message(records: list[TrialRecord], settings: SearchParams) -> str:

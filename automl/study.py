@@ -20,7 +20,12 @@ PRUNE_PERCENTILE = 25.0
 
 
 def open_study(
-    *, storage: str | None, study_name: str | None, seed: int, pruning: bool
+    *,
+    storage: str | None,
+    study_name: str | None,
+    seed: int,
+    pruning: bool,
+    pruner: str = "percentile",
 ) -> optuna.Study:
     """Create the study, or load it when one of that name exists in ``storage``."""
     with warnings.catch_warnings():
@@ -29,20 +34,21 @@ def open_study(
         sampler = optuna.samplers.TPESampler(
             seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
         )
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.PercentilePruner(
+    chosen: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    if pruning and pruner == "hyperband":
+        # Folds are the resource: rungs after 1 and 3 folds keep the best third.
+        chosen = optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    elif pruning:
+        chosen = optuna.pruners.PercentilePruner(
             100.0 - PRUNE_PERCENTILE, n_startup_trials=5, n_warmup_steps=0
         )
-        if pruning
-        else optuna.pruners.NopPruner()
-    )
     with quiet_optuna():
         try:
             return optuna.create_study(
                 storage=_storage(storage),
                 study_name=study_name,
                 sampler=sampler,
-                pruner=pruner,
+                pruner=chosen,
                 direction="maximize",
                 load_if_exists=True,
             )

@@ -20,7 +20,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import get_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Dataset, git_commit, load_suite, machine
+from common import Dataset, as_categories, git_commit, load_suite, machine
 
 from automl import AutoMLClassifier, AutoMLRegressor
 
@@ -34,11 +34,7 @@ def untuned_hgb(data: Dataset) -> float:
         else HistGradientBoostingClassifier
     )
     model = cls(categorical_features="from_dtype", random_state=0)
-    categorical = X.select_dtypes(include=["object", "bool"]).columns
-    X = X.astype({c: "category" for c in categorical})
-    X_test = X_test.astype({c: "category" for c in categorical})
-    for c in categorical:
-        X_test[c] = X_test[c].cat.set_categories(X[c].cat.categories)
+    X, X_test = as_categories(X, X_test)
     model.fit(X, y)
     return float(get_scorer(data.metric)(model, X_test, y_test))
 

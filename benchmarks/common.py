@@ -8,6 +8,7 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -30,8 +31,14 @@ class Dataset:
         )
 
 
+def read_suites(path: Path) -> dict[str, dict[str, Any]]:
+    """suites.json of the suite folder: each dataset's task, target and metric by name."""
+    suites: dict[str, dict[str, Any]] = json.loads((path / "suites.json").read_text())
+    return suites
+
+
 def load_suite(path: Path, names: list[str] | None = None) -> list[Dataset]:
-    suites = json.loads((path / "suites.json").read_text())
+    suites = read_suites(path)
     chosen = names or list(suites)
     return [
         Dataset(
@@ -44,6 +51,18 @@ def load_suite(path: Path, names: list[str] | None = None) -> list[Dataset]:
         )
         for name in chosen
     ]
+
+
+def as_categories(X: pd.DataFrame, X_test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Object and bool columns as pandas categories, the test frame with the training frame's
+    categories (a level unseen in training becomes missing), for estimators that read
+    categories from the dtype."""
+    categorical = X.select_dtypes(include=["object", "bool"]).columns
+    X = X.astype({c: "category" for c in categorical})
+    X_test = X_test.astype({c: "category" for c in categorical})
+    for c in categorical:
+        X_test[c] = X_test[c].cat.set_categories(X[c].cat.categories)
+    return X, X_test
 
 
 def machine() -> str:

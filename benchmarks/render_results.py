@@ -1,12 +1,16 @@
 """Write benchmarks/RESULTS.md from the JSON files the benchmarks leave beside it.
 
-python benchmarks/render_results.py
+python benchmarks/render_results.py [--peers benchmarks/peers.jsonl] [--out benchmarks/RESULTS.md]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+
+from render_peers import load_jsonl, peers_section
+from render_portfolio import portfolio_section
 
 HERE = Path(__file__).resolve().parent
 
@@ -194,7 +198,8 @@ def _monitor_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return lines
 
 
-def main() -> None:
+def results_markdown(peers: Path) -> str:
+    """RESULTS.md from the JSON files beside this script and the peers' JSON lines."""
     parts = [
         "# Benchmark results",
         "",
@@ -214,7 +219,20 @@ def main() -> None:
         path = HERE / name
         if path.exists():
             parts += render(json.loads(path.read_text()))
-    (HERE / "RESULTS.md").write_text("\n".join(parts))
+    portfolio = HERE / "portfolio.json"
+    if portfolio.exists():
+        parts += portfolio_section(json.loads(portfolio.read_text()))
+    if peers.exists():
+        parts += peers_section(load_jsonl(peers))
+    return "\n".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--peers", type=Path, default=HERE / "peers.jsonl")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    args.out.write_text(results_markdown(args.peers))
 
 
 if __name__ == "__main__":

@@ -124,9 +124,19 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     assert summary["trials"]["total"] == 12
     assert summary["metric"] == "roc_auc"
     board = pd.read_csv(project / "results/search/leaderboard.csv")
-    assert len(board) == 12
+    assert len(board[board.state != "ENSEMBLE"]) == 12
     best = json.loads((project / "results/search/best_params.json").read_text())
     assert best["cv_mean"] == pytest.approx(summary["best_cv_score"])
+    assert best["cv_mean"] == pytest.approx(board["cv_mean"].iloc[0])
+    trained = json.loads((project / "results/train/summary.json").read_text())
+    assert trained["family"] == best["family"] == summary["best_family"]
+    if best["family"] == "ensemble":  # the ensemble beat the best trial: it is what was trained
+        assert board["state"].iloc[0] == "ENSEMBLE"
+        members = {m["trial"]: m["weight"] for m in best["params"]["members"]}
+        assert sum(members.values()) == pytest.approx(1.0)
+        weights = board.dropna(subset=["trial"]).set_index("trial")["ensemble_weight"]
+        assert {int(t): w for t, w in weights.items() if w > 0} == pytest.approx(members)
+        assert best["cv_mean"] > summary["best_single_trial"]["cv_mean"]
     files = SealedFiles(Sealer(LocalKeyring(project / ".keys")))
     model = pickle.loads(files.read(project / "models/model.sealed"))
     assert set(model.predict(test.drop(columns="Status"))) <= {"good", "bad"}

@@ -17,6 +17,7 @@ import pandas as pd
 from automl import __version__
 from automl.config import Params, load_params
 from automl.data.profile import content_hash
+from automl.ensemble import ENSEMBLE
 from automl.events import SearchObserver
 from automl.metrics import resolve_metric
 from automl.redact import redact_url
@@ -103,13 +104,7 @@ def run(
     if tracker is not None:
         tracker.log_search_artifacts(result.leaderboard(), result.study)
         run_id = tracker.run_id
-    best = {
-        "family": result.best.family,
-        "params": result.best.params,
-        "trial": result.best.number,
-        "cv_mean": result.best.cv_mean,
-        "cv_std": result.best.cv_std,
-        "cv_scores": list(result.best.cv_scores),
+    best = _chosen(result) | {
         "metric": result.metric,
         "task": result.task,
         "study_name": result.study.study_name,
@@ -117,9 +112,14 @@ def run(
     }
     summary = {
         "metric": result.metric,
-        "best_cv_score": result.best.cv_mean,
-        "best_cv_std": result.best.cv_std,
-        "best_family": result.best.family,
+        "best_cv_score": best["cv_mean"],
+        "best_cv_std": best["cv_std"],
+        "best_family": best["family"],
+        "best_single_trial": {
+            "trial": result.best.number,
+            "family": result.best.family,
+            "cv_mean": result.best.cv_mean,
+        },
         "trials": {
             "total": len(result.records),
             "complete": sum(r.state == "COMPLETE" for r in result.records),
@@ -139,3 +139,25 @@ def run(
         out.write_json(best_out, best)
         out.write_json(summary_out, summary)
     return result
+
+
+def _chosen(result: SearchResult) -> dict[str, Any]:
+    """The model the train stage refits: the ensemble when there is one, else the best trial."""
+    if result.ensemble is not None:
+        ensemble = result.ensemble.to_dict()
+        return {
+            "family": ENSEMBLE,
+            "params": {"members": ensemble["members"]},
+            "trial": None,
+            "cv_mean": ensemble["cv_mean"],
+            "cv_std": ensemble["cv_std"],
+            "cv_scores": ensemble["cv_scores"],
+        }
+    return {
+        "family": result.best.family,
+        "params": result.best.params,
+        "trial": result.best.number,
+        "cv_mean": result.best.cv_mean,
+        "cv_std": result.best.cv_std,
+        "cv_scores": list(result.best.cv_scores),
+    }

@@ -21,7 +21,8 @@ import pandas as pd
 import sklearn
 
 from automl.data.profile import content_hash
-from automl.estimator import refit_best
+from automl.ensemble import ENSEMBLE, Ensemble
+from automl.estimator import refit_best, refit_ensemble
 from automl.labels import encode_classes
 from automl.preprocess import plan_columns
 from automl.stages._atomic import atomic_outputs
@@ -46,17 +47,18 @@ def run(
     task = checks["task"]
     classes = None if task == "regression" else encode_classes(y)[0]
     started = time.perf_counter()
-    model = refit_best(
-        X,
-        y.reset_index(drop=True),
-        plan=plan_columns(X),
-        family=best["family"],
-        params=best["params"],
-        task=task,
-        seed=params.search.seed,
-        n_jobs=params.train.n_jobs,
-        classes=classes,
-    )
+    if best["family"] == ENSEMBLE:
+        model = refit_ensemble(
+            X, y.reset_index(drop=True), plan=plan_columns(X),
+            members=Ensemble.members_from(best["params"]["members"]), task=task,
+            seed=params.search.seed, n_jobs=params.train.n_jobs, classes=classes,
+        )  # fmt: skip
+    else:
+        model = refit_best(
+            X, y.reset_index(drop=True), plan=plan_columns(X), family=best["family"],
+            params=best["params"], task=task, seed=params.search.seed,
+            n_jobs=params.train.n_jobs, classes=classes,
+        )  # fmt: skip
     fit_time = time.perf_counter() - started
     buffer = io.BytesIO()
     pickle.dump(model, buffer, protocol=pickle.HIGHEST_PROTOCOL)

@@ -66,6 +66,7 @@ class MlflowSearchTracker(SearchObserver):
         self._queue: queue.Queue[TrialRecord | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._errors: list[str] = []
+        self._trial_runs: dict[int, str] = {}  # trial number -> its MLflow run
         self.logged_trials = 0
 
     # -- observer hooks -------------------------------------------------------------------
@@ -129,6 +130,19 @@ class MlflowSearchTracker(SearchObserver):
                 RunTag("automl.best_family", end.best.family),
                 RunTag("automl.best_trial", str(end.best.number)),
             ]
+        if end.ensemble is not None:
+            metrics += [
+                Metric("ensemble_cv_score", end.ensemble.cv_mean, now, 0),
+                Metric("ensemble_cv_std", end.ensemble.cv_std, now, 0),
+                Metric("ensemble_members", len(end.ensemble.members), now, 0),
+            ]
+            tags += [
+                RunTag("automl.model", "ensemble"),
+                RunTag("automl.ensemble", ", ".join(
+                    f"trial {m.trial} ({m.family}) {m.weight:.4g}" for m in end.ensemble.members
+                )[:5000]),
+            ]  # fmt: skip
+            self._mark_members(end.ensemble.weights(), now)
         self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
         if self._errors:
             raise TrackingError(
@@ -153,6 +167,19 @@ class MlflowSearchTracker(SearchObserver):
         self.client.set_terminated(self.run_id, status="FINISHED")
 
     # -- internals ------------------------------------------------------------------------
+
+    def _mark_members(self, weights: dict[int, float], now: int) -> None:
+        """Each member trial's run gets its weight, so the UI can sort and filter by it."""
+        from mlflow.entities import Metric, RunTag
+
+        for trial, weight in weights.items():
+            run_id = self._trial_runs.get(trial)
+            if run_id is not None:
+                self.client.log_batch(
+                    run_id,
+                    metrics=[Metric("ensemble_weight", weight, now, 0)],
+                    tags=[RunTag("automl.ensemble_member", "true")],
+                )
 
     def _log_dataset(self) -> None:
         from mlflow.data.pandas_dataset import from_pandas
@@ -221,6 +248,7 @@ class MlflowSearchTracker(SearchObserver):
         if record.reason:
             tags["automl.reason"] = record.reason[:5000]
         run = self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags)
+        self._trial_runs[record.number] = run.info.run_id
         params = [Param("family", record.family)] + [
             Param(f"{record.family}.{k}", str(v)[:6000]) for k, v in sorted(record.params.items())
         ]

@@ -90,4 +90,16 @@ class Overflow(_Plugin):
         return _Overflowing()
 
 
-PLUGINS = (Broken(), NotANumber(), Hungry(), Sleepy(), Overflow())
+class Slow(_Plugin):
+    """Takes a quarter second per unit of ``n_estimators`` to fit: a cost the search can learn."""
+
+    name = "test_slow"
+
+    def search_space(self, space: Space, task: Any) -> dict[str, Any]:
+        return {"n_estimators": space.int("n_estimators", 1, 3)}
+
+    def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        return _Behaving("sleep", seconds=0.25 * params["n_estimators"])
+
+
+PLUGINS = (Broken(), NotANumber(), Hungry(), Sleepy(), Overflow(), Slow())

@@ -18,6 +18,7 @@ import pytest
 from automl.config import SearchParams
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
 from automl.families import FAMILIES, register_family
+from automl.portfolio import portfolio
 from automl.search import SearchError, run_search
 from tests.automl.plugin_families import PLUGINS
 from tests.conftest import REPO_ROOT
@@ -70,7 +71,7 @@ def test_failing_families_are_recorded_and_the_search_goes_on(
     )  # fmt: skip
     reasons = {r.family: r.reason for r in result.records if r.state == "FAIL"}
     assert "ValueError: this family always fails to fit" in reasons["test_broken"]
-    assert "Input contains NaN" in reasons["test_nan"]
+    assert "not finite numbers (NaN or infinity)" in reasons["test_nan"]
     assert result.best.family == "linear"
     assert len(recorder.trials) == 10
     assert recorder.start is not None and recorder.start.families[0] == "test_broken"
@@ -116,6 +117,69 @@ def test_a_trial_over_its_time_limit_is_stopped(data: tuple[pd.DataFrame, pd.Ser
     assert sleepy
     assert all("time limit" in (r.reason or "") for r in sleepy)
     assert time.monotonic() - started < 4 * 2 + 20
+
+
+def test_a_trial_expected_to_overrun_is_not_started(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, y = data
+    result = run_search(
+        X, y, task="binary", cv=3,
+        settings=settings(n_trials=12, families=["test_slow"], trial_time_limit_s=2.6),
+    )  # fmt: skip
+    refused = [r for r in result.records if (r.reason or "").startswith("not started: expected")]
+    ran = [r for r in result.records if r.fit_time_s > 0]
+    # 3 units x 0.25 s x 3 folds = 2.25 s, x 1.2 margin = 2.7 s > 2.6 s: only size 3 is refused.
+    assert refused and all(r.params["n_estimators"] == 3 for r in refused)
+    assert all(r.fit_time_s == 0 for r in refused)
+    assert {r.params["n_estimators"] for r in ran} & {1, 2}
+    assert not [r for r in result.records if "time limit" in (r.reason or "")]
+
+
+def test_portfolio_runs_first_and_is_not_queued_again_on_resume(
+    data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    X, y = data
+    families = ["linear", "lightgbm"]
+    expected = portfolio(families, "binary")
+    common = {"storage": f"sqlite:///{tmp_path / 's.db'}", "study_name": "p", "families": families}
+    first = run_search(X, y, task="binary", cv=3, settings=settings(n_trials=len(expected) + 1,
+                                                                    **common))  # fmt: skip
+    trials = first.study.trials
+    assert [t.params for t in trials[: len(expected)]] == expected
+    second = run_search(X, y, task="binary", cv=3, settings=settings(n_trials=len(expected) + 3,
+                                                                     **common))  # fmt: skip
+    assert second.new_trials == 2
+    params = [t.params for t in second.study.trials]
+    assert all(params.count(config) == 1 for config in expected)
+    off = run_search(X, y, task="binary", cv=3,
+                     settings=settings(n_trials=3, families=families, portfolio=False))  # fmt: skip
+    assert [t.params for t in off.study.trials][: len(expected)] != expected
+
+
+def test_the_ensemble_beats_the_best_trial_or_is_not_used(
+    data: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = data
+    recorder = Recorder()
+    families = ["linear", "lightgbm", "knn"]
+    result = run_search(X, y, task="binary", cv=3, observers=[recorder],
+                        settings=settings(n_trials=10, families=families))  # fmt: skip
+    ensemble = result.ensemble
+    assert ensemble is not None  # seeded: this search's ensemble does beat its best trial
+    assert recorder.end is not None and recorder.end.ensemble is ensemble
+    assert ensemble.cv_mean > (result.best.cv_mean or 0)
+    assert len(ensemble.cv_scores) == 3
+    complete = {r.number for r in result.records if r.state == "COMPLETE"}
+    assert set(ensemble.weights()) <= complete and len(ensemble.members) >= 2
+    assert sum(ensemble.weights().values()) == pytest.approx(1.0)
+    board = result.leaderboard()
+    assert board.iloc[0]["state"] == "ENSEMBLE"
+    assert board.iloc[0]["cv_mean"] == pytest.approx(ensemble.cv_mean)
+    weights = board.dropna(subset=["trial"]).set_index("trial")["ensemble_weight"]
+    assert {int(t): w for t, w in weights.items() if w > 0} == pytest.approx(ensemble.weights())
+    off = settings(n_trials=10, families=families, ensemble=False)
+    single = run_search(X, y, task="binary", cv=3, settings=off)
+    assert single.ensemble is None
+    assert "ENSEMBLE" not in set(single.leaderboard()["state"])
 
 
 def test_every_trial_failing_says_why(data: tuple[pd.DataFrame, pd.Series]) -> None:

@@ -3,6 +3,7 @@ checked through MLflow's REST API as the UI and other tools see it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -229,6 +230,25 @@ def test_a_pipeline_lands_completely_in_the_tracking_server(
             assert {"cv_mean", "cv_std", "cv_fold_1", "cv_fold_5"} <= set(child_metrics)
         else:
             assert tags["automl.reason"]
+
+    # The ensemble, when the search chose one: its score on the search run, each member's
+    # weight on its trial run.
+    best = json.loads((tmp_path / "best.json").read_text())
+    weights = {}
+    if best["family"] == "ensemble":
+        weights = {m["trial"]: m["weight"] for m in best["params"]["members"]}
+        assert metrics["ensemble_cv_score"] == pytest.approx(best["cv_mean"])
+        assert metrics["ensemble_members"] == len(weights)
+        assert "trial" in {t["key"]: t["value"] for t in parent["data"]["tags"]}["automl.ensemble"]
+    else:
+        assert "ensemble_cv_score" not in metrics
+    for child in children:
+        tags = {t["key"]: t["value"] for t in child["data"]["tags"]}
+        child_metrics = {m["key"]: m["value"] for m in child["data"]["metrics"]}
+        trial = int(tags["automl.trial"])
+        assert child_metrics.get("ensemble_weight") == (
+            pytest.approx(weights[trial]) if trial in weights else None
+        )
 
     listed = api(url, "artifacts/list", get=True, run_id=run_id, path="search")
     names = {f["path"] for f in listed["files"]}

@@ -1,0 +1,58 @@
+"""Expected fit time of a trial, learnt from the trials of the same search.
+
+Per family, a fold's fit time is taken as proportional to the family's size parameter (the
+number of trees or boosting rounds; 1 for families without one), with the factor the median
+of what that family's trials have shown so far. Rough, but it is what decides whether a trial
+can still finish in the time left: a trial expected to run past its deadline is not started,
+so the end of a budget is not spent on a fit that would be killed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+# Parameters whose value the fit time grows with, about linearly.
+_SIZE_KEYS = ("n_estimators",)
+# Observed trials of a family before its estimate is trusted.
+MIN_OBSERVED = 1
+# Margin over the estimate: the median hides the slow half.
+SAFETY = 1.2
+
+
+def _size(params: dict[str, Any]) -> float:
+    for key in _SIZE_KEYS:
+        if key in params:
+            return max(1.0, float(params[key]))
+    return 1.0
+
+
+class CostModel:
+    """Seconds per fold per unit of size, by family; safe to use from parallel trials."""
+
+    def __init__(self) -> None:
+        self._rates: dict[str, list[float]] = defaultdict(list)
+        self._folds: dict[str, list[float]] = defaultdict(list)  # seconds per fold, by family
+        self._lock = threading.Lock()
+
+    def observe(self, family: str, params: dict[str, Any], fold_fit_s: float) -> None:
+        with self._lock:
+            self._rates[family].append(fold_fit_s / _size(params))
+            self._folds[family].append(fold_fit_s)
+
+    def fold_seconds(self, family: str, params: dict[str, Any]) -> float | None:
+        """Expected seconds to fit one fold of this configuration; None before evidence."""
+        with self._lock:
+            rates = self._rates.get(family, [])
+            if len(rates) < MIN_OBSERVED:
+                return None
+            return SAFETY * float(np.median(rates)) * _size(params)
+
+    def cheapest_trial_s(self, cv: int) -> float:
+        """Expected seconds of a typical trial of the cheapest family seen (0 before any)."""
+        with self._lock:
+            typical = [float(np.median(f)) for f in self._folds.values() if f]
+        return SAFETY * cv * min(typical) if typical else 0.0

@@ -1,0 +1,168 @@
+"""One trial of the search: pick a family and its parameters, cross-validate, report.
+
+The objective runs the folds in a worker process (:mod:`automl.isolation`), reports the running
+mean after every fold so Optuna's pruner can stop a bad trial early, keeps the trial's
+out-of-fold answers for ensemble selection, and learns fit times so that a trial expected to
+overrun its deadline is not started at all.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from automl.budget import Budget, refit_estimate
+from automl.config import SearchParams
+from automl.cost import CostModel
+from automl.data.task import Task
+from automl.ensemble import Candidate
+from automl.families import BuildContext, Family, Space
+from automl.isolation import FoldResult, TrialJob, run_isolated
+from automl.oof import AnswerStore, TrialAnswers
+from automl.predictions import score_predictions
+from automl.study import PRUNE_PERCENTILE
+
+# Trials in a row refused for want of time at the end of the budget before the search stops.
+REFUSALS_BEFORE_STOP = 10
+
+
+class TrialFailedError(Exception):
+    """Raised inside the objective so that Optuna records the trial as failed."""
+
+
+class Objective:
+    def __init__(
+        self,
+        *,
+        families: dict[str, Family],
+        task: Task,
+        settings: SearchParams,
+        data_path: Path,
+        budget: Budget,
+        folds: list[Any],
+        cv: int,
+        y: np.ndarray[Any, Any],
+        metric: str,
+    ) -> None:
+        self.families = families
+        self.task = task
+        self.settings = settings
+        self.data_path = data_path
+        self.budget = budget
+        self.folds = folds
+        self.n_rows = sum(len(valid) for _, valid in folds)
+        self.cv = cv
+        self.y = y
+        self.metric = metric
+        self.answers = AnswerStore()
+        self.costs = CostModel()
+        self.refused_at_end = 0
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("family", list(self.families))
+        family = self.families[str(name)]
+        params = family.search_space(Space(trial, family.name), self.task)
+        trial.set_user_attr("family", family.name)
+        deadline = self.budget.trial_deadline()
+        if deadline is not None and deadline - self.budget.clock() < 0.5:
+            trial.study.stop()
+            self._fail(trial, "not started: the time budget ran out")
+        self._admit(trial, family.name, params, deadline)
+        job = TrialJob(
+            data_path=self.data_path,
+            family=family,
+            params=params,
+            context=BuildContext(task=self.task, seed=self.settings.seed, n_jobs=1),
+        )
+        scores: list[float] = []
+        collected = TrialAnswers(self.folds, self.n_rows)
+
+        def on_fold(result: FoldResult) -> bool:
+            scores.append(result.score)
+            collected.add(result.fold, result.predictions)
+            trial.report(float(np.mean(scores)), result.fold)
+            return not (self.settings.pruning and trial.should_prune())
+
+        outcome = run_isolated(
+            job, deadline=deadline, on_fold=on_fold, memory_limit_mb=self.settings.memory_limit_mb
+        )
+        trial.set_user_attr("cv_scores", scores)
+        for fold in outcome.folds:
+            self.costs.observe(family.name, params, fold.fit_time_s + fold.predict_time_s)
+        trial.set_user_attr("fit_time_s", sum(f.fit_time_s for f in outcome.folds))
+        trial.set_user_attr("predict_time_s", sum(f.predict_time_s for f in outcome.folds))
+        n_folds = len(outcome.folds)
+        if outcome.error is not None:
+            self._fail(trial, outcome.error)
+        if outcome.stopped == "pruned":
+            trial.set_user_attr("reason", f"pruned after {n_folds} folds: {self._prune_why()}")
+            raise optuna.TrialPruned
+        if outcome.stopped == "time":
+            why = f"stopped by the time limit after {n_folds} folds"
+            if not scores:
+                self._fail(trial, why)
+            # Partial folds still tell TPE this region is slow and where its scores stand.
+            trial.set_user_attr("reason", why)
+            raise optuna.TrialPruned
+        value = float(np.mean(scores))
+        if collected.answers is not None and collected.complete():
+            fit_time = sum(f.fit_time_s for f in outcome.folds)
+            self._keep(value, Candidate(
+                trial=trial.number, family=family.name, params=params,
+                answers=collected.answers, refit_s=refit_estimate(fit_time, n_folds, self.cv),
+            ))  # fmt: skip
+        return value
+
+    def _keep(self, value: float, candidate: Candidate) -> None:
+        """A complete trial's answers, for ensemble selection after the trials."""
+        if self.answers.score_call_s is None:
+            # What one score of all rows costs: selection's time is kept back from the budget.
+            started = time.perf_counter()
+            score_predictions(self.metric, self.y, candidate.answers, task=self.task)
+            self.answers.score_call_s = time.perf_counter() - started
+        self.answers.add(value, candidate)
+
+    def _admit(
+        self, trial: optuna.Trial, family: str, params: dict[str, Any], deadline: float | None
+    ) -> None:
+        """Refuse (as a pruned trial) one that is expected to overrun its deadline."""
+        per_fold = self.costs.fold_seconds(family, params)
+        if deadline is None or per_fold is None:
+            return
+        left = deadline - self.budget.clock()
+        if per_fold * self.cv <= left:
+            self.refused_at_end = 0
+            return
+        if self.budget.search_left() <= left + 0.01:
+            # The budget's end, not the trial limit, is in the way. The search stops when no
+            # family could finish a typical trial in the time left, or when TPE keeps
+            # proposing trials too slow for it (refusals cost nothing, but fill the records).
+            self.refused_at_end += 1
+            if (
+                self.refused_at_end >= REFUSALS_BEFORE_STOP
+                or self.costs.cheapest_trial_s(self.cv) > left
+            ):
+                trial.study.stop()
+        trial.set_user_attr(
+            "reason",
+            f"not started: expected to need {per_fold * self.cv:.1f} s for {self.cv} folds, "
+            f"{left:.1f} s left",
+        )
+        # Pruned, not failed: TPE ignores failed trials and would propose the same again;
+        # a pruned trial without a score counts as among the worst, so TPE learns that this
+        # region is too slow for the time there is.
+        raise optuna.TrialPruned
+
+    def _prune_why(self) -> str:
+        if self.settings.pruner == "hyperband":
+            return "the running mean was not in the best third of its Hyperband bracket"
+        return f"the running mean was in the bottom {PRUNE_PERCENTILE:g}% of trials at that fold"
+
+    @staticmethod
+    def _fail(trial: optuna.Trial, reason: str) -> None:
+        trial.set_user_attr("reason", reason)
+        raise TrialFailedError(reason)

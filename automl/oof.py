@@ -1,0 +1,92 @@
+"""Out-of-fold predictions of a search's complete trials, kept for ensemble selection.
+
+Every fold of a trial answers for its validation rows; put together, a complete trial has an
+answer for every training row from a model that did not see that row. The best trials' answers
+stay in memory (the best ``keep``, so a long search does not grow without bound); they are
+never written anywhere, as they hold predictions about the training rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from automl.ensemble import Candidate, refit_seconds
+
+# Candidates for the ensemble: the best trials by CV score.
+KEEP = 20
+# Members an ensemble is expected to have, for the time kept back to refit them.
+EXPECTED_MEMBERS = 5
+# Rounds of selection expected, for the time kept back to select (most stop well before
+# automl.ensemble.MAX_ROUNDS).
+EXPECTED_ROUNDS = 15
+
+
+class TrialAnswers:
+    """One trial's out-of-fold predictions, filled in fold by fold."""
+
+    def __init__(
+        self, folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], n_rows: int
+    ) -> None:
+        self._valid = [valid for _, valid in folds]
+        self._n_rows = n_rows
+        self.answers: np.ndarray[Any, Any] | None = None
+        self.filled = 0
+
+    def add(self, fold: int, answers: np.ndarray[Any, Any] | None) -> None:
+        if answers is None:
+            return
+        if self.answers is None:
+            self.answers = np.zeros((self._n_rows, *answers.shape[1:]), dtype=float)
+        self.answers[self._valid[fold]] = answers
+        self.filled += 1
+
+    def complete(self) -> bool:
+        return self.answers is not None and self.filled == len(self._valid)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    cv_mean: float
+    candidate: Candidate
+
+
+class AnswerStore:
+    """The best complete trials' answers; safe to use from parallel trials."""
+
+    def __init__(self, *, keep: int = KEEP) -> None:
+        self.keep = keep
+        self._entries: list[_Entry] = []
+        self._lock = threading.Lock()
+        # Seconds one score of all rows takes: selection scores candidates x rounds of them.
+        self.score_call_s: float | None = None
+
+    def add(self, cv_mean: float, candidate: Candidate) -> None:
+        with self._lock:
+            self._entries.append(_Entry(cv_mean, candidate))
+            self._entries.sort(key=lambda e: (-e.cv_mean, e.candidate.trial))
+            del self._entries[self.keep :]
+
+    def candidates(self) -> list[Candidate]:
+        with self._lock:
+            return [e.candidate for e in self._entries]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def expected_refit_s(self, n_jobs: int) -> float:
+        """Time to refit an ensemble of the best few trials, for the budget to keep back."""
+        with self._lock:
+            costs = [e.candidate.refit_s for e in self._entries[:EXPECTED_MEMBERS]]
+        return refit_seconds(costs, n_jobs)
+
+    def selection_s(self) -> float:
+        """Expected seconds of ensemble selection over the answers kept."""
+        if self.score_call_s is None:
+            return 0.0
+        return self.score_call_s * len(self) * EXPECTED_ROUNDS + 0.2

@@ -1,0 +1,179 @@
+"""Ensemble selection, the answers kept for it, the cost model and the portfolio."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
+
+from automl.cost import CostModel
+from automl.ensemble import Candidate, refit_seconds, select_ensemble
+from automl.families import FAMILIES, Space
+from automl.oof import AnswerStore, TrialAnswers
+from automl.portfolio import CANDIDATES, PORTFOLIO, portfolio
+from automl.predictions import fold_predictions, score_predictions
+from automl.search import cv_folds
+
+
+def _candidate(trial: int, answers: np.ndarray, refit_s: float = 1.0) -> Candidate:
+    return Candidate(trial=trial, family="linear", params={"t": trial}, answers=answers,
+                     refit_s=refit_s)  # fmt: skip
+
+
+@pytest.fixture
+def regression() -> tuple[np.ndarray, list[Candidate]]:
+    """Three models with independent errors: the average of all three beats each one."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=600)
+    noisy = [_candidate(i, y + rng.normal(scale=1.0, size=600)) for i in range(3)]
+    bad = _candidate(3, y + rng.normal(scale=5.0, size=600))
+    return y, [*noisy, bad]
+
+
+def test_caruana_averages_independent_errors_and_weighs_a_bad_model_little(
+    regression: tuple[np.ndarray, list[Candidate]],
+) -> None:
+    y, candidates = regression
+    folds = cv_folds(y, task="regression", cv=3, seed=0)
+    ensemble = select_ensemble(candidates, y=y, folds=folds,
+                               metric="neg_root_mean_squared_error", task="regression")  # fmt: skip
+    assert ensemble is not None
+    weights = ensemble.weights()
+    assert {0, 1, 2} <= set(weights)
+    # Independent errors: the optimum weighs by inverse variance (sd 5 -> 1/25 of the others).
+    assert weights.get(3, 0.0) < 0.1 < min(weights[t] for t in (0, 1, 2))
+    assert sum(weights.values()) == pytest.approx(1.0)
+    blended = sum(w * candidates[t].answers for t, w in weights.items())
+    expected = [-root_mean_squared_error(y[v], blended[v]) for _, v in folds]
+    assert ensemble.cv_scores == pytest.approx(expected)
+    singles = [-root_mean_squared_error(y, c.answers) for c in candidates[:3]]
+    assert ensemble.cv_mean > max(singles) + 0.1  # averaging three errors of sd 1: ~0.58
+
+
+def test_refit_time_limit_restricts_members(regression: tuple[np.ndarray, list[Candidate]]) -> None:
+    y, candidates = regression
+    costly = [_candidate(c.trial, c.answers, refit_s=10.0 if c.trial else 1.0)
+              for c in candidates]  # fmt: skip
+    folds = cv_folds(y, task="regression", cv=3, seed=0)
+    # Trial 0 costs 1 s, the others 10 s: with 12 s and one job only 0 and one more fit.
+    ensemble = select_ensemble(costly, y=y, folds=folds, metric="neg_root_mean_squared_error",
+                               task="regression", refit_limit_s=12.0, n_jobs=1)  # fmt: skip
+    assert ensemble is not None
+    assert len(ensemble.weights()) == 2 and 0 in ensemble.weights()
+    assert ensemble.refit_s == pytest.approx(11.0)
+    assert select_ensemble(costly, y=y, folds=folds, metric="neg_root_mean_squared_error",
+                           task="regression", refit_limit_s=5.0) is None  # fmt: skip
+
+
+def test_refit_seconds_in_parallel() -> None:
+    assert refit_seconds([], 2) == 0
+    assert refit_seconds([3.0, 3.0, 3.0], 1) == 9.0
+    # Two threads do not fit twice as fast: 0.6 of it is assumed.
+    assert refit_seconds([4.0, 4.0], 2) == pytest.approx(8.0 / 1.2)
+    assert refit_seconds([9.0, 0.5, 0.5], 2) == 9.0
+
+
+def test_classification_blends_probabilities() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=900)
+    onehot = np.eye(3)[y]
+
+    def noisy() -> np.ndarray:
+        logits = 2.0 * onehot + rng.normal(scale=1.5, size=onehot.shape)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    candidates = [_candidate(i, noisy()) for i in range(4)]
+    folds = cv_folds(y, task="multiclass", cv=3, seed=0)
+    ensemble = select_ensemble(candidates, y=y, folds=folds, metric="neg_log_loss",
+                               task="multiclass")  # fmt: skip
+    assert ensemble is not None and len(ensemble.members) >= 2
+    best_single = max(-log_loss(y, c.answers) for c in candidates)
+    assert ensemble.cv_mean > best_single
+
+
+def test_score_predictions_matches_scikit_learn_and_keeps_overflow() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, size=200)
+    p1 = np.clip(0.3 * y + rng.uniform(size=200) * 0.7, 0, 1)
+    answers = np.column_stack([1 - p1, p1])
+    assert score_predictions("roc_auc", y, answers, task="binary") == pytest.approx(
+        roc_auc_score(y, p1)
+    )
+    big = np.full(5, 1e200)
+    assert score_predictions("neg_mean_squared_error", np.zeros(5), big,
+                             task="regression") == -np.inf  # fmt: skip
+    one_class = np.column_stack([np.ones(5), np.zeros(5)])
+    assert np.isnan(score_predictions("roc_auc", np.zeros(5, dtype=int), one_class, task="binary"))
+
+
+def test_fold_predictions_fill_classes_a_fold_did_not_see() -> None:
+    class TwoOfThree:
+        classes_ = np.array([0, 2])
+
+        def predict_proba(self, X: object) -> np.ndarray:
+            return np.array([[0.25, 0.75], [1.0, 0.0]])
+
+    full = fold_predictions(TwoOfThree(), None, task="multiclass", n_classes=3)  # type: ignore[arg-type]
+    assert full.tolist() == [[0.25, 0.0, 0.75], [1.0, 0.0, 0.0]]
+
+
+def test_trial_answers_and_store_keep_the_best() -> None:
+    folds = cv_folds(np.arange(9.0), task="regression", cv=3, seed=0)
+    answers = TrialAnswers(folds, 9)
+    for k, (_, valid) in enumerate(folds[:2]):
+        answers.add(k, valid.astype(float))
+    assert not answers.complete()
+    answers.add(2, folds[2][1].astype(float))
+    assert answers.complete()
+    assert answers.answers is not None and answers.answers.tolist() == list(np.arange(9.0))
+
+    store = AnswerStore(keep=2)
+    for trial, score in [(0, 0.5), (1, 0.9), (2, 0.7)]:
+        store.add(score, _candidate(trial, np.zeros(3), refit_s=float(trial + 1)))
+    assert [c.trial for c in store.candidates()] == [1, 2]
+    assert store.expected_refit_s(n_jobs=1) == pytest.approx(5.0)
+    assert store.selection_s() == 0.0
+    store.score_call_s = 0.01
+    assert store.selection_s() > 0.2
+
+
+def test_cost_model_scales_with_size() -> None:
+    costs = CostModel()
+    assert costs.fold_seconds("lightgbm", {"n_estimators": 100}) is None
+    assert costs.cheapest_trial_s(5) == 0.0
+    costs.observe("lightgbm", {"n_estimators": 100}, 1.0)
+    costs.observe("lightgbm", {"n_estimators": 200}, 2.0)
+    assert costs.fold_seconds("lightgbm", {"n_estimators": 400}) == pytest.approx(4.0 * 1.2)
+    costs.observe("linear", {"regularization": 1.0}, 0.5)
+    assert costs.fold_seconds("linear", {"regularization": 9.0}) == pytest.approx(0.5 * 1.2)
+    # The cheapest family's typical trial: linear's 0.5 s folds, x 5 folds, x 1.2.
+    assert costs.cheapest_trial_s(5) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_portfolio_configuration_lies_in_its_family_space(task: str) -> None:
+    assert set(PORTFOLIO) <= {c.name for c in CANDIDATES}
+    for config in CANDIDATES:
+        family = FAMILIES[config.family]
+        fixed = optuna.trial.FixedTrial(config.for_task(task))  # type: ignore[arg-type]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # FixedTrial warns about values out of range
+            params = family.search_space(Space(fixed, family.name), task)  # type: ignore[arg-type]
+        expected = {k: v for k, v in config.params.items()
+                    if task != "regression" or k != "class_weight"}  # fmt: skip
+        assert params == expected, config.name
+
+
+def test_portfolio_keeps_order_and_only_the_families_searched() -> None:
+    configs = portfolio(["linear", "lightgbm"], "regression")
+    assert [c["family"] for c in configs] == [
+        FAMILIES_BY_NAME[n] for n in PORTFOLIO if FAMILIES_BY_NAME[n] in {"linear", "lightgbm"}
+    ]
+    assert all("lightgbm.class_weight" not in c for c in configs)
+
+
+FAMILIES_BY_NAME = {c.name: c.family for c in CANDIDATES}
