@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,30 @@ def _storage(url: str | None) -> Any:
         return optuna.storages.JournalStorage(JournalFileBackend(url))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteStorage(url)
     if url.startswith(("postgresql", "mysql")):
         # Heartbeats let other workers take over trials of a worker that died.
         return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=60)
     return url
+
+
+class SQLiteStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage on SQLite, safe for the trial threads of one process.
+
+    Optuna claims an enqueued (WAITING) trial by reading its state with SELECT ... FOR UPDATE
+    and then setting it RUNNING. SQLite ignores FOR UPDATE, so two threads could both claim the
+    same portfolio trial, run it twice and fail with "Cannot tell a COMPLETE trial". Serialising
+    state changes within the process makes the claim atomic. Workers in several processes
+    should share PostgreSQL, where the row lock does this.
+    """
+
+    _state_lock = threading.Lock()
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        with self._state_lock:
+            return super().set_trial_state_values(trial_id, state, values)
 
 
 def fail_interrupted_trials(study: optuna.Study) -> int:
