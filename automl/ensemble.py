@@ -1,9 +1,14 @@
 """Ensemble selection (Caruana et al., 2004) over the search's out-of-fold predictions.
 
 Greedy forward selection with replacement: start from nothing, and in each round add the trial
-whose predictions, averaged with those already chosen, score best on all rows; a trial chosen
-twice weighs twice. The ensemble kept is the one of the best round, so rounds that only add
-noise are dropped. It is used when it beats the best single trial on the same folds.
+whose predictions, averaged with those already chosen, score best; a trial chosen twice weighs
+twice. The ensemble kept is the one of the best round, so rounds that only add noise are
+dropped. It is used when it beats the best single trial on the same folds.
+
+A blend is scored as the trials are: the mean of its scores on each fold's validation rows.
+Scoring all rows at once would be cheaper, but for a ranking metric (ROC AUC) it rewards
+members whose scores are comparable across folds, not members that rank well within each, and
+the ensemble chosen that way can lose to the best single trial on the measure that decides.
 
 Cost is part of the choice: every member has to be refitted on all rows within what is left of
 the time budget, so a trial whose refit would not fit is not a candidate that round.
@@ -100,6 +105,20 @@ def refit_seconds(costs: Sequence[float], n_jobs: int) -> float:
     return max(*costs, sum(costs) / (n_jobs * PARALLEL_EFFICIENCY))
 
 
+def fold_scores(
+    answers: np.ndarray[Any, Any],
+    *,
+    y: np.ndarray[Any, Any],
+    folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+    metric: str,
+    task: Task,
+) -> tuple[float, ...]:
+    """The score of out-of-fold ``answers`` on each fold's validation rows."""
+    return tuple(
+        score_predictions(metric, y[valid], answers[valid], task=task) for _, valid in folds
+    )
+
+
 def select_ensemble(
     candidates: Sequence[Candidate],
     *,
@@ -131,7 +150,7 @@ def select_ensemble(
             if refit_seconds(list(costs.values()), n_jobs) > refit_limit_s:
                 continue
             blended = (total + candidate.answers) / (len(chosen) + 1)
-            value = score_predictions(metric, y, blended, task=task)
+            value = float(np.mean(fold_scores(blended, y=y, folds=folds, metric=metric, task=task)))
             if np.isfinite(value) and value > pick_score:
                 pick, pick_score = i, value
         if pick < 0:
@@ -157,12 +176,9 @@ def select_ensemble(
     blended = np.zeros_like(total)
     for i, n in counts.items():
         blended += pool[i].answers * (n / len(picks))
-    scores = tuple(
-        score_predictions(metric, y[valid], blended[valid], task=task) for _, valid in folds
-    )
     return Ensemble(
         members=members,
-        cv_scores=scores,
+        cv_scores=fold_scores(blended, y=y, folds=folds, metric=metric, task=task),
         rounds=best_index + 1,
         refit_s=refit_seconds([pool[i].refit_s for i in counts], n_jobs),
     )

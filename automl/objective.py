@@ -19,11 +19,10 @@ from automl.budget import Budget, refit_estimate
 from automl.config import SearchParams
 from automl.cost import CostModel
 from automl.data.task import Task
-from automl.ensemble import Candidate
+from automl.ensemble import Candidate, fold_scores
 from automl.families import BuildContext, Family, Space
 from automl.isolation import FoldResult, TrialJob, run_isolated
 from automl.oof import AnswerStore, TrialAnswers
-from automl.predictions import score_predictions
 from automl.study import PRUNE_PERCENTILE
 
 # Trials in a row refused for want of time at the end of the budget before the search stops.
@@ -120,9 +119,11 @@ class Objective:
     def _keep(self, value: float, candidate: Candidate) -> None:
         """A complete trial's answers, for ensemble selection after the trials."""
         if self.answers.score_call_s is None:
-            # What one score of all rows costs: selection's time is kept back from the budget.
+            # What scoring one blend costs: selection's time is kept back from the budget.
             started = time.perf_counter()
-            score_predictions(self.metric, self.y, candidate.answers, task=self.task)
+            fold_scores(
+                candidate.answers, y=self.y, folds=self.folds, metric=self.metric, task=self.task
+            )
             self.answers.score_call_s = time.perf_counter() - started
         self.answers.add(value, candidate)
 

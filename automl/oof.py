@@ -4,11 +4,16 @@ Every fold of a trial answers for its validation rows; put together, a complete 
 answer for every training row from a model that did not see that row. The best trials' answers
 stay in memory (the best ``keep``, so a long search does not grow without bound); they are
 never written anywhere, as they hold predictions about the training rows.
+
+The best few of every family are kept too, even below the best ``keep``: an ensemble gains
+most from members that err differently, and a long search on one strong family would
+otherwise leave only that family's near-copies to choose from.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +22,9 @@ import numpy as np
 
 from automl.ensemble import Candidate, refit_seconds
 
-# Candidates for the ensemble: the best trials by CV score.
+# Candidates for the ensemble: the best trials by CV score, and the best of each family.
 KEEP = 20
+PER_FAMILY = 3
 # Members an ensemble is expected to have, for the time kept back to refit them.
 EXPECTED_MEMBERS = 5
 # Rounds of selection expected, for the time kept back to select (most stop well before
@@ -58,8 +64,9 @@ class _Entry:
 class AnswerStore:
     """The best complete trials' answers; safe to use from parallel trials."""
 
-    def __init__(self, *, keep: int = KEEP) -> None:
+    def __init__(self, *, keep: int = KEEP, per_family: int = PER_FAMILY) -> None:
         self.keep = keep
+        self.per_family = per_family
         self._entries: list[_Entry] = []
         self._lock = threading.Lock()
         # Seconds one score of all rows takes: selection scores candidates x rounds of them.
@@ -69,7 +76,14 @@ class AnswerStore:
         with self._lock:
             self._entries.append(_Entry(cv_mean, candidate))
             self._entries.sort(key=lambda e: (-e.cv_mean, e.candidate.trial))
-            del self._entries[self.keep :]
+            seen: Counter[str] = Counter()
+            kept = []
+            for rank, entry in enumerate(self._entries):
+                family = entry.candidate.family
+                if rank < self.keep or seen[family] < self.per_family:
+                    kept.append(entry)
+                seen[family] += 1
+            self._entries = kept
 
     def candidates(self) -> list[Candidate]:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -10,7 +11,7 @@ import pytest
 from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
 
 from automl.cost import CostModel
-from automl.ensemble import Candidate, refit_seconds, select_ensemble
+from automl.ensemble import Candidate, fold_scores, refit_seconds, select_ensemble
 from automl.families import FAMILIES, Space
 from automl.oof import AnswerStore, TrialAnswers
 from automl.portfolio import CANDIDATES, PORTFOLIO, portfolio
@@ -131,7 +132,7 @@ def test_trial_answers_and_store_keep_the_best() -> None:
     assert answers.complete()
     assert answers.answers is not None and answers.answers.tolist() == list(np.arange(9.0))
 
-    store = AnswerStore(keep=2)
+    store = AnswerStore(keep=2, per_family=0)
     for trial, score in [(0, 0.5), (1, 0.9), (2, 0.7)]:
         store.add(score, _candidate(trial, np.zeros(3), refit_s=float(trial + 1)))
     assert [c.trial for c in store.candidates()] == [1, 2]
@@ -139,6 +140,35 @@ def test_trial_answers_and_store_keep_the_best() -> None:
     assert store.selection_s() == 0.0
     store.score_call_s = 0.01
     assert store.selection_s() > 0.2
+
+
+def test_store_keeps_the_best_of_every_family_beyond_the_best_overall() -> None:
+    store = AnswerStore(keep=2, per_family=1)
+    for trial, family, score in [(0, "svm", 0.9), (1, "svm", 0.8), (2, "svm", 0.85),
+                                 (3, "knn", 0.5), (4, "knn", 0.6), (5, "svm", 0.95)]:  # fmt: skip
+        store.add(score, replace(_candidate(trial, np.zeros(3)), family=family))
+    # The two best overall (5, 0), then knn's best (4); svm's third best (2) is not kept.
+    assert [c.trial for c in store.candidates()] == [5, 0, 4]
+
+
+def test_selection_scores_blends_fold_by_fold_as_acceptance_does() -> None:
+    """A ranking that is near perfect within each fold but shifted between folds scores low on
+    all rows pooled; selection must still prefer it, as the per-fold mean decides."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    folds = [(np.arange(200, 400), np.arange(200)), (np.arange(200), np.arange(200, 400))]
+    shifted = y + 0.2 * rng.normal(size=400) + np.where(np.arange(400) >= 200, 5.0, 0.0)
+    noisy = y + 0.8 * rng.normal(size=400)
+    to_proba = lambda s: np.column_stack([1 - s, s])  # noqa: E731
+    scale = lambda s: (s - s.min()) / (s.max() - s.min())  # noqa: E731
+    candidates = [_candidate(0, to_proba(scale(shifted))), _candidate(1, to_proba(scale(noisy)))]
+    per_fold = [np.mean(fold_scores(c.answers, y=y, folds=folds, metric="roc_auc", task="binary"))
+                for c in candidates]  # fmt: skip
+    pooled = [score_predictions("roc_auc", y, c.answers, task="binary") for c in candidates]
+    assert per_fold[0] > per_fold[1] and pooled[0] < pooled[1]  # the case is what it claims
+    ensemble = select_ensemble(candidates, y=y, folds=folds, metric="roc_auc", task="binary")
+    assert ensemble is not None
+    assert ensemble.cv_mean >= per_fold[0] - 1e-12
 
 
 def test_cost_model_scales_with_size() -> None:
