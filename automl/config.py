@@ -201,6 +201,7 @@ class SearchParams(Section):
     pruner: Literal["percentile", "hyperband"] = "percentile"
     portfolio: bool = True
     ensemble: bool = True
+    early_stopping: bool = True
 
     @model_validator(mode="after")
     def _some_budget(self) -> SearchParams:

@@ -41,13 +41,13 @@ def refit_best(
     seed: int,
     n_jobs: int,
     classes: Any = None,
+    early_stopping: bool = True,
 ) -> Any:
     """Fit the chosen pipeline on all rows; classifiers answer in the original labels."""
     from threadpoolctl import threadpool_limits
 
-    pipeline = build_pipeline(
-        plan, FAMILIES[family], params, BuildContext(task=task, seed=seed, n_jobs=n_jobs)
-    )
+    context = BuildContext(task=task, seed=seed, n_jobs=n_jobs, early_stopping=early_stopping)
+    pipeline = build_pipeline(plan, FAMILIES[family], params, context)
     estimator: Any = pipeline if task == "regression" else LabeledClassifier(pipeline, classes)
     with threadpool_limits(n_jobs), warnings.catch_warnings():
         # Convergence and similar warnings were seen (and ignored) in the trials already.
@@ -65,6 +65,7 @@ def refit_ensemble(
     seed: int,
     n_jobs: int,
     classes: Any = None,
+    early_stopping: bool = True,
 ) -> Any:
     """Fit an ensemble's members on all rows, one after another with ``n_jobs`` threads each,
     as one weighted average.
@@ -74,7 +75,7 @@ def refit_ensemble(
     runtimes contend), measured on hpc_jobs."""
     from threadpoolctl import threadpool_limits
 
-    context = BuildContext(task=task, seed=seed, n_jobs=n_jobs)
+    context = BuildContext(task=task, seed=seed, n_jobs=n_jobs, early_stopping=early_stopping)
     pipelines = [
         (f"trial_{m.trial}", build_pipeline(plan, FAMILIES[m.family], m.params, context))
         for m in members
@@ -107,6 +108,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        early_stopping: bool = True,
         show_progress: bool = False,
     ) -> None:
         self.metric = metric
@@ -124,6 +126,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         self.pruner = pruner
         self.portfolio = portfolio
         self.ensemble = ensemble
+        self.early_stopping = early_stopping
         self.show_progress = show_progress
 
     def _settings(self) -> SearchParams:
@@ -142,6 +145,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
             "pruner": self.pruner,
             "portfolio": self.portfolio,
             "ensemble": self.ensemble,
+            "early_stopping": self.early_stopping,
         }
         name = type(self).__name__
         if not isinstance(self.cv, int) or isinstance(self.cv, bool) or self.cv < 2:
@@ -181,12 +185,13 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
             self.best_estimator_ = refit_ensemble(
                 X_frame, y_clean, plan=result.plan, members=result.ensemble.members, task=task,
                 seed=self.seed, n_jobs=self.n_jobs, classes=result.classes,
+                early_stopping=self.early_stopping,
             )  # fmt: skip
         else:
             self.best_estimator_ = refit_best(
                 X_frame, y_clean, plan=result.plan, family=result.best.family,
                 params=result.best.params, task=task, seed=self.seed, n_jobs=self.n_jobs,
-                classes=result.classes,
+                classes=result.classes, early_stopping=self.early_stopping,
             )  # fmt: skip
         self.refit_time_s_ = time.monotonic() - refit_started
         self._store(result, X_frame)
@@ -260,6 +265,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        early_stopping: bool = True,
         show_progress: bool = False,
         positive_class: Any = None,
     ) -> None:
@@ -279,6 +285,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
             pruner=pruner,
             portfolio=portfolio,
             ensemble=ensemble,
+            early_stopping=early_stopping,
             show_progress=show_progress,
         )
         self.positive_class = positive_class

@@ -75,7 +75,12 @@ class Objective:
             data_path=self.data_path,
             family=family,
             params=params,
-            context=BuildContext(task=self.task, seed=self.settings.seed, n_jobs=1),
+            context=BuildContext(
+                task=self.task,
+                seed=self.settings.seed,
+                n_jobs=1,
+                early_stopping=self.settings.early_stopping,
+            ),
         )
         scores: list[float] = []
         collected = TrialAnswers(self.folds, self.n_rows)

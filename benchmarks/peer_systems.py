@@ -26,6 +26,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ours-no-ensemble": {"ensemble": False},
     "ours-hyperband": {"pruner": "hyperband"},
     "ours-no-pruning": {"pruning": False},
+    "ours-no-early-stopping": {"early_stopping": False},
 }
 SYSTEMS = ("ours", "flaml", "hgb", *ABLATIONS)
 # The suite's metric (scikit-learn scorer name) as FLAML names it.

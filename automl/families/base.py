@@ -49,6 +49,8 @@ class BuildContext:
     task: Task
     seed: int
     n_jobs: int = 1
+    # Boosting families stop adding rounds on a held-out slice (automl.families.early_stopping).
+    early_stopping: bool = True
 
 
 class Family(ABC):

@@ -1,4 +1,8 @@
-"""LightGBM gradient-boosted trees, with native categoricals."""
+"""LightGBM gradient-boosted trees, with native categoricals.
+
+``n_estimators`` is a ceiling: rounds stop early on a held-out slice of the training rows
+(:mod:`automl.families.early_stopping`), which is what lets the space reach low learning rates.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
+from automl.families.early_stopping import EarlyStoppedClassifier, EarlyStoppedRegressor
 
 
 class LightGBM(Family):
@@ -14,8 +19,8 @@ class LightGBM(Family):
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "n_estimators": space.int("n_estimators", 50, 1000, log=True),
-            "learning_rate": space.float("learning_rate", 0.01, 0.3, log=True),
+            "n_estimators": space.int("n_estimators", 50, 3000, log=True),
+            "learning_rate": space.float("learning_rate", 0.005, 0.3, log=True),
             "num_leaves": space.int("num_leaves", 4, 256, log=True),
             "min_child_samples": space.int("min_child_samples", 3, 100, log=True),
             "subsample": space.float("subsample", 0.5, 1.0),
@@ -43,6 +48,13 @@ class LightGBM(Family):
             "verbose": -1,
         }
         if context.task == "regression":
-            return LGBMRegressor(**kwargs)
+            if not context.early_stopping:
+                return LGBMRegressor(**kwargs)
+            return EarlyStoppedRegressor(
+                LGBMRegressor(**kwargs), library="lightgbm", random_state=context.seed
+            )
         weight = params["class_weight"]
-        return LGBMClassifier(**kwargs, class_weight=None if weight == "none" else weight)
+        model = LGBMClassifier(**kwargs, class_weight=None if weight == "none" else weight)
+        if not context.early_stopping:
+            return model
+        return EarlyStoppedClassifier(model, library="lightgbm", random_state=context.seed)

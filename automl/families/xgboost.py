@@ -1,6 +1,8 @@
 """XGBoost gradient-boosted trees (histogram method, native categoricals).
 
 Classifiers are trained on class indices 0..k-1, which is what XGBoost requires.
+``n_estimators`` is a ceiling: rounds stop early on a held-out slice of the training rows
+(:mod:`automl.families.early_stopping`), which is what lets the space reach low learning rates.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
+from automl.families.early_stopping import EarlyStoppedClassifier, EarlyStoppedRegressor
 
 
 class XGBoost(Family):
@@ -17,8 +20,8 @@ class XGBoost(Family):
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         return {
-            "n_estimators": space.int("n_estimators", 50, 1000, log=True),
-            "learning_rate": space.float("learning_rate", 0.01, 0.3, log=True),
+            "n_estimators": space.int("n_estimators", 50, 3000, log=True),
+            "learning_rate": space.float("learning_rate", 0.005, 0.3, log=True),
             "max_depth": space.int("max_depth", 2, 10),
             "min_child_weight": space.float("min_child_weight", 0.1, 20.0, log=True),
             "subsample": space.float("subsample", 0.5, 1.0),
@@ -38,6 +41,8 @@ class XGBoost(Family):
             "random_state": context.seed,
             "verbosity": 0,
         }
-        if context.task == "regression":
-            return XGBRegressor(**kwargs)
-        return XGBClassifier(**kwargs)
+        model = XGBRegressor(**kwargs) if context.task == "regression" else XGBClassifier(**kwargs)
+        if not context.early_stopping:
+            return model
+        wrapper = EarlyStoppedRegressor if context.task == "regression" else EarlyStoppedClassifier
+        return wrapper(model, library="xgboost", random_state=context.seed)

@@ -47,6 +47,7 @@ def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Se
         "cv": params.split.cv_folds,
         "seed": search.seed,
         "pruning": search.pruning,
+        "early_stopping": search.early_stopping,
         "version": __version__,
     }
     digest = hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:12]

@@ -52,12 +52,14 @@ def run(
             X, y.reset_index(drop=True), plan=plan_columns(X),
             members=Ensemble.members_from(best["params"]["members"]), task=task,
             seed=params.search.seed, n_jobs=params.train.n_jobs, classes=classes,
+            early_stopping=params.search.early_stopping,
         )  # fmt: skip
     else:
         model = refit_best(
             X, y.reset_index(drop=True), plan=plan_columns(X), family=best["family"],
             params=best["params"], task=task, seed=params.search.seed,
             n_jobs=params.train.n_jobs, classes=classes,
+            early_stopping=params.search.early_stopping,
         )  # fmt: skip
     fit_time = time.perf_counter() - started
     buffer = io.BytesIO()

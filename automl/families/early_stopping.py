@@ -1,0 +1,118 @@
+"""Early stopping for gradient boosting: stop adding rounds once held-out rows stop improving.
+
+The number of boosting rounds is the hyperparameter most tied to the learning rate and to the
+data: searched on its own, a trial's rounds are mostly too few or partly wasted, and a low
+learning rate needs more of them than any fixed range allows cheaply. The wrapper holds out a
+slice of the rows it is given (stratified for a classifier), boosts on the rest with the
+searched number of rounds as a ceiling, stops once the slice's loss has not improved for
+``patience`` rounds, and predicts with its best round. Within a trial the slice comes out of
+the training fold, so the fold's validation rows stay unseen; the final refit holds out a slice
+of all rows the same way.
+
+With fewer than ``min_rows`` rows a slice is too small to tell a better round from noise (and
+costs the fit rows it needs), so the estimator is fitted on all rows with every round.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.model_selection import train_test_split
+
+Library = Literal["lightgbm", "xgboost"]
+
+# Rows below which no slice is held out; 10% of it is 100 rows.
+MIN_ROWS = 1000
+VALIDATION_SHARE = 0.1
+# A slice this large already measures the loss well; more rows are better spent on fitting.
+MAX_VALIDATION_ROWS = 10_000
+PATIENCE = 50
+
+
+class _EarlyStopped(BaseEstimator):  # type: ignore[misc]
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        library: Library,
+        min_rows: int = MIN_ROWS,
+        patience: int = PATIENCE,
+        random_state: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.library = library
+        self.min_rows = min_rows
+        self.patience = patience
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> _EarlyStopped:
+        estimator = clone(self.estimator)
+        split = self._split(X, np.asarray(y))
+        if split is None:
+            estimator.fit(X, y)
+            self.rounds_: int | None = None
+        else:
+            X_fit, X_valid, y_fit, y_valid = split
+            self.rounds_ = _fit_stopping(
+                estimator, self.library, (X_fit, y_fit), (X_valid, y_valid), self.patience
+            )
+        self.estimator_ = estimator
+        self.n_features_in_ = estimator.n_features_in_
+        if hasattr(estimator, "feature_names_in_"):
+            self.feature_names_in_ = estimator.feature_names_in_
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return self.estimator_.predict(X)
+
+    def _split(self, X: Any, y: np.ndarray[Any, Any]) -> list[Any] | None:
+        n_rows = len(y)
+        if n_rows < self.min_rows:
+            return None
+        n_valid = min(MAX_VALIDATION_ROWS, int(VALIDATION_SHARE * n_rows))
+        stratify = None
+        if isinstance(self, ClassifierMixin):
+            _, counts = np.unique(y, return_counts=True)
+            if counts.min() < 2:
+                # A class with one row would be missing from one side; fit on all rows.
+                return None
+            stratify = y
+        split: list[Any] = train_test_split(
+            X, y, test_size=n_valid, stratify=stratify, random_state=self.random_state
+        )
+        return split
+
+
+class EarlyStoppedClassifier(ClassifierMixin, _EarlyStopped):  # type: ignore[misc]
+    def fit(self, X: Any, y: Any) -> EarlyStoppedClassifier:
+        super().fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.estimator_.predict_proba(X)
+
+
+class EarlyStoppedRegressor(RegressorMixin, _EarlyStopped):  # type: ignore[misc]
+    pass
+
+
+def _fit_stopping(
+    estimator: Any, library: Library, fit: tuple[Any, Any], valid: tuple[Any, Any], patience: int
+) -> int:
+    """Fit with early stopping on (X_valid, y_valid); the number of rounds kept."""
+    if library == "lightgbm":
+        from lightgbm import early_stopping
+
+        estimator.fit(
+            *fit,
+            eval_X=valid[0],
+            eval_y=valid[1],
+            callbacks=[early_stopping(patience, first_metric_only=True, verbose=False)],
+        )
+        return int(estimator.best_iteration_ or estimator.n_estimators)
+    estimator.set_params(early_stopping_rounds=patience)
+    estimator.fit(*fit, eval_set=[valid], verbose=False)
+    return int(estimator.best_iteration) + 1
