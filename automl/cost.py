@@ -2,9 +2,11 @@
 
 Per family, a fold's fit time is taken as proportional to the family's size parameter (the
 number of trees or boosting rounds; 1 for families without one), with the factor the median
-of what that family's trials have shown so far. Rough, but it is what decides whether a trial
-can still finish in the time left: a trial expected to run past its deadline is not started,
-so the end of a budget is not spent on a fit that would be killed.
+of what that family's trials have shown so far. Where boosting stops early, ``n_estimators`` is
+only a ceiling: the rate is per round actually fitted, and a proposal is expected to use the
+share of its ceiling that the family's trials have typically used. Rough, but it is what
+decides whether a trial can still finish in the time left: a trial expected to run past its
+deadline is not started, so the end of a budget is not spent on a fit that would be killed.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ class CostModel:
     def __init__(self) -> None:
         self._rates: dict[str, list[float]] = defaultdict(list)
         self._folds: dict[str, list[float]] = defaultdict(list)  # seconds per fold, by family
+        self._shares: dict[str, list[float]] = defaultdict(list)  # rounds used / ceiling
         self._lock = threading.Lock()
 
-    def observe(self, family: str, params: dict[str, Any], fold_fit_s: float) -> None:
+    def observe(
+        self, family: str, params: dict[str, Any], fold_fit_s: float, rounds: int | None = None
+    ) -> None:
+        """A fold's time; ``rounds`` is what early stopping kept of the ``n_estimators``."""
+        ceiling = _size(params)
+        used = ceiling if rounds is None else max(1.0, min(float(rounds), ceiling))
         with self._lock:
-            self._rates[family].append(fold_fit_s / _size(params))
+            self._rates[family].append(fold_fit_s / used)
+            self._shares[family].append(used / ceiling)
             self._folds[family].append(fold_fit_s)
 
     def fold_seconds(self, family: str, params: dict[str, Any]) -> float | None:
@@ -49,7 +58,8 @@ class CostModel:
             rates = self._rates.get(family, [])
             if len(rates) < MIN_OBSERVED:
                 return None
-            return SAFETY * float(np.median(rates)) * _size(params)
+            share = float(np.median(self._shares[family]))
+            return SAFETY * float(np.median(rates)) * max(1.0, share * _size(params))
 
     def cheapest_trial_s(self, cv: int) -> float:
         """Expected seconds of a typical trial of the cheapest family seen (0 before any)."""

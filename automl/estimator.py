@@ -185,13 +185,13 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
             self.best_estimator_ = refit_ensemble(
                 X_frame, y_clean, plan=result.plan, members=result.ensemble.members, task=task,
                 seed=self.seed, n_jobs=self.n_jobs, classes=result.classes,
-                early_stopping=self.early_stopping,
+                early_stopping=result.early_stopping,
             )  # fmt: skip
         else:
             self.best_estimator_ = refit_best(
                 X_frame, y_clean, plan=result.plan, family=result.best.family,
                 params=result.best.params, task=task, seed=self.seed, n_jobs=self.n_jobs,
-                classes=result.classes, early_stopping=self.early_stopping,
+                classes=result.classes, early_stopping=result.early_stopping,
             )  # fmt: skip
         self.refit_time_s_ = time.monotonic() - refit_started
         self._store(result, X_frame)

@@ -70,6 +70,8 @@ class FoldResult:
     # The fold's validation rows as the model answered them: class probabilities (one column
     # per class) or regression values. Ensemble selection works on these.
     predictions: np.ndarray[Any, Any] | None = None
+    # Boosting rounds the fold's model kept when it stopped early; None otherwise.
+    rounds: int | None = None
 
 
 @dataclass
@@ -302,7 +304,8 @@ def _run_folds(job: TrialJob, data: SearchData, receive: Connection, send: Conne
         if not math.isfinite(score):
             send.send(("error", f"the score on fold {k + 1} is {score}, not a number", True))
             return False
-        send.send(("fold", k, score, fitted - start, scored - fitted, answers))
+        rounds = getattr(pipeline.steps[-1][1], "rounds_", None)
+        send.send(("fold", k, score, fitted - start, scored - fitted, answers, rounds))
         if receive.recv() == ("stop",):
             send.send(("done",))
             return False

@@ -88,15 +88,20 @@ class Objective:
         def on_fold(result: FoldResult) -> bool:
             scores.append(result.score)
             collected.add(result.fold, result.predictions)
-            trial.report(float(np.mean(scores)), result.fold)
-            return not (self.settings.pruning and trial.should_prune())
+            # Steps count folds done (1..cv), the resource Hyperband's rungs are set in. The
+            # last fold is never pruned: the trial is complete, and its answers are wanted.
+            trial.report(float(np.mean(scores)), result.fold + 1)
+            last = result.fold + 1 >= self.cv
+            return last or not (self.settings.pruning and trial.should_prune())
 
         outcome = run_isolated(
             job, deadline=deadline, on_fold=on_fold, memory_limit_mb=self.settings.memory_limit_mb
         )
         trial.set_user_attr("cv_scores", scores)
         for fold in outcome.folds:
-            self.costs.observe(family.name, params, fold.fit_time_s + fold.predict_time_s)
+            self.costs.observe(
+                family.name, params, fold.fit_time_s + fold.predict_time_s, rounds=fold.rounds
+            )
         trial.set_user_attr("fit_time_s", sum(f.fit_time_s for f in outcome.folds))
         trial.set_user_attr("predict_time_s", sum(f.predict_time_s for f in outcome.folds))
         n_folds = len(outcome.folds)

@@ -30,6 +30,7 @@ from automl.ensemble import Ensemble, select_ensemble
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
 from automl.exceptions import DataError, SearchError
 from automl.families import eligible_families
+from automl.families.early_stopping import applies as early_stopping_applies
 from automl.isolation import (
     POOL,
     SearchData,
@@ -73,6 +74,8 @@ class SearchResult:
     new_trials: int = 0
     # Set when a weighted average of the best trials beat ``best`` on the same folds.
     ensemble: Ensemble | None = None
+    # Whether boosting stopped early in the trials; the refit must do as they did.
+    early_stopping: bool = False
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -152,6 +155,10 @@ def run_search(
     else:
         classes, target = encode_classes(y, positive_class=positive_class)
     folds = cv_folds(target, task=task, cv=cv, seed=settings.seed)
+    # Decided once from the folds' size, so the trials and the refit fit the same kind of model.
+    settings = settings.model_copy(
+        update={"early_stopping": settings.early_stopping and early_stopping_applies(len(X), cv)}
+    )
     study = open_study(
         storage=settings.storage,
         study_name=settings.study_name,
@@ -254,6 +261,7 @@ def run_search(
         stopped_by=stopped_by,
         new_trials=len(records) - done_before,
         ensemble=ensemble,
+        early_stopping=settings.early_stopping,
     )
 
 

@@ -9,8 +9,10 @@ searched number of rounds as a ceiling, stops once the slice's loss has not impr
 the training fold, so the fold's validation rows stay unseen; the final refit holds out a slice
 of all rows the same way.
 
-With fewer than ``min_rows`` rows a slice is too small to tell a better round from noise (and
-costs the fit rows it needs), so the estimator is fitted on all rows with every round.
+With fewer than ``MIN_ROWS`` rows in a training fold a slice is too small to tell a better
+round from noise (and costs the fit rows it needs). :func:`applies` decides this once per
+search, from the training folds' size, so that the trials and the refit on all rows (which
+has more rows) fit the same kind of model; the families then leave the wrapper out.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from sklearn.model_selection import train_test_split
 
 Library = Literal["lightgbm", "xgboost"]
 
-# Rows below which no slice is held out; 10% of it is 100 rows.
+# Rows of a training fold below which no slice is held out; 10% of it is 100 rows.
 MIN_ROWS = 1000
 VALIDATION_SHARE = 0.1
 # A slice this large already measures the loss well; more rows are better spent on fitting.
 MAX_VALIDATION_ROWS = 10_000
 PATIENCE = 50
+
+
+def applies(n_rows: int, cv: int) -> bool:
+    """Whether a search on ``n_rows`` rows with ``cv`` folds stops boosting early."""
+    return n_rows * (cv - 1) // cv >= MIN_ROWS
 
 
 class _EarlyStopped(BaseEstimator):  # type: ignore[misc]
@@ -37,13 +44,11 @@ class _EarlyStopped(BaseEstimator):  # type: ignore[misc]
         estimator: Any,
         *,
         library: Library,
-        min_rows: int = MIN_ROWS,
         patience: int = PATIENCE,
         random_state: int = 0,
     ) -> None:
         self.estimator = estimator
         self.library = library
-        self.min_rows = min_rows
         self.patience = patience
         self.random_state = random_state
 
@@ -69,16 +74,16 @@ class _EarlyStopped(BaseEstimator):  # type: ignore[misc]
 
     def _split(self, X: Any, y: np.ndarray[Any, Any]) -> list[Any] | None:
         n_rows = len(y)
-        if n_rows < self.min_rows:
-            return None
         n_valid = min(MAX_VALIDATION_ROWS, int(VALIDATION_SHARE * n_rows))
         stratify = None
         if isinstance(self, ClassifierMixin):
             _, counts = np.unique(y, return_counts=True)
-            if counts.min() < 2:
-                # A class with one row would be missing from one side; fit on all rows.
+            if counts.min() < 2 or n_valid < len(counts):
+                # A class would be missing from one side of the split; fit on all rows.
                 return None
             stratify = y
+        elif n_valid < 1:
+            return None
         split: list[Any] = train_test_split(
             X, y, test_size=n_valid, stratify=stratify, random_state=self.random_state
         )

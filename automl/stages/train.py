@@ -23,6 +23,7 @@ import sklearn
 from automl.data.profile import content_hash
 from automl.ensemble import ENSEMBLE, Ensemble
 from automl.estimator import refit_best, refit_ensemble
+from automl.families.early_stopping import applies as early_stopping_applies
 from automl.labels import encode_classes
 from automl.preprocess import plan_columns
 from automl.stages._atomic import atomic_outputs
@@ -46,20 +47,24 @@ def run(
     X, y = training_table(train_in, checks, params)
     task = checks["task"]
     classes = None if task == "regression" else encode_classes(y)[0]
+    # As the search decided it (automl.search.run_search), from the same rows and folds.
+    early_stopping = params.search.early_stopping and early_stopping_applies(
+        len(X), params.split.cv_folds
+    )
     started = time.perf_counter()
     if best["family"] == ENSEMBLE:
         model = refit_ensemble(
             X, y.reset_index(drop=True), plan=plan_columns(X),
             members=Ensemble.members_from(best["params"]["members"]), task=task,
             seed=params.search.seed, n_jobs=params.train.n_jobs, classes=classes,
-            early_stopping=params.search.early_stopping,
+            early_stopping=early_stopping,
         )  # fmt: skip
     else:
         model = refit_best(
             X, y.reset_index(drop=True), plan=plan_columns(X), family=best["family"],
             params=best["params"], task=task, seed=params.search.seed,
             n_jobs=params.train.n_jobs, classes=classes,
-            early_stopping=params.search.early_stopping,
+            early_stopping=early_stopping,
         )  # fmt: skip
     fit_time = time.perf_counter() - started
     buffer = io.BytesIO()

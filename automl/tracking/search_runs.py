@@ -174,12 +174,16 @@ class MlflowSearchTracker(SearchObserver):
 
         for trial, weight in weights.items():
             run_id = self._trial_runs.get(trial)
-            if run_id is not None:
+            if run_id is None:
+                continue
+            try:
                 self.client.log_batch(
                     run_id,
                     metrics=[Metric("ensemble_weight", weight, now, 0)],
                     tags=[RunTag("automl.ensemble_member", "true")],
                 )
+            except Exception as exc:  # reported with the trials' errors, once, at the end
+                self._errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
     def _log_dataset(self) -> None:
         from mlflow.data.pandas_dataset import from_pandas

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone, is_classifier, is_regressor
 
 from automl.families import FAMILIES, BuildContext
-from automl.families.early_stopping import MIN_ROWS, EarlyStoppedClassifier
+from automl.families.early_stopping import MIN_ROWS, EarlyStoppedClassifier, applies
 
 PARAMS = {
     "n_estimators": 2000,
@@ -57,15 +57,19 @@ def test_noisy_data_stops_far_below_the_ceiling(family: str, task: str) -> None:
     assert clone(model).get_params()["library"] == family
 
 
-def test_small_data_keeps_every_row_and_every_round() -> None:
-    X, y = _data("binary", MIN_ROWS - 1)
+def test_small_data_is_decided_once_for_the_folds_and_the_refit() -> None:
+    # 1,100 rows in 5 folds: training folds of 880 rows hold out no slice, so neither does
+    # the refit on all 1,100 (it must fit the kind of model the trials scored).
+    assert not applies(1100, 5)
+    assert applies(MIN_ROWS * 5 // 4 + 1, 5)
+    X, y = _data("binary", 1100)
     model = FAMILIES["lightgbm"].build(
         {k: v for k, v in PARAMS.items() if k in _keys("lightgbm")} | {"n_estimators": 60},
-        BuildContext(task="binary", seed=0),
+        BuildContext(task="binary", seed=0, early_stopping=False),
     )
     model.fit(X, y)
-    assert model.rounds_ is None
-    assert model.estimator_.booster_.num_trees() == 60
+    assert not hasattr(model, "rounds_")
+    assert model.booster_.num_trees() == 60
 
 
 def test_a_class_with_one_row_is_fitted_without_a_slice() -> None:
