@@ -39,9 +39,7 @@ class PostgresAuditBackend(AuditBackend):
         self.table = table
         self._shown = make_url(url).render_as_string(hide_password=True)
         self._engine = create_engine(url, pool_pre_ping=True)
-        self._lock_key = int.from_bytes(
-            hashlib.sha256(table.encode()).digest()[:8], "big", signed=True
-        )
+        self._lock_key = _lock_key(table)
         self._ready = False
 
     def describe(self) -> str:
@@ -132,12 +130,23 @@ class PostgresAuditBackend(AuditBackend):
         self._engine.dispose()
 
 
+def _lock_key(table: str) -> int:
+    """The advisory lock appenders (and table creators) of ``table`` serialise on."""
+    return int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)
+
+
 def _create(conn: Any, table: str) -> None:
-    """Create the tables if they are missing (needs CREATE; see :func:`install`)."""
+    """Create the tables if they are missing (needs CREATE; see :func:`install`).
+
+    Processes that start together on an empty database would all find the tables missing and
+    race to create them (and their triggers). So each first takes the appenders' advisory lock,
+    which a creator holds until it commits, and only then looks: a look before the lock would
+    leave this transaction with a catalog snapshot from before the other's commit. Once per
+    process, and appending takes the same lock anyway."""
     from sqlalchemy import text
 
-    exists = conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar()
-    if exists:
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(table)})
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None:
         return
     conn.execute(
         text(f"CREATE TABLE IF NOT EXISTS {table} (seq bigint PRIMARY KEY, line text NOT NULL)")

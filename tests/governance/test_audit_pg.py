@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,35 @@ def test_chain_checkpoints_and_concurrent_appenders(table: str, keyring: LocalKe
     resources = [e.resource for e in log.entries()]
     assert len(set(resources[2:])) == 160
     assert report.checkpoints >= 6  # every 25 entries, plus the one kept
+
+
+def test_processes_starting_together_create_the_tables_once(
+    table: str, keyring: LocalKeyring
+) -> None:
+    """First use by many writers at once (workers started together on a fresh database)."""
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def first_use(worker: int) -> None:
+        log = _log(table, keyring)  # each with its own engine, as separate processes would be
+        barrier.wait()
+        try:
+            for i in range(10):
+                log.append(Event(f"w{worker}", "put", f"w{worker}-{i}", "ok"))
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors[0]
+    log = _log(table, keyring)
+    report = log.verify()
+    assert report.ok, report.summary()
+    written = [e.resource for e in log.entries() if e.resource.startswith("w")]
+    assert len(set(written)) == len(written) == 60
 
 
 def test_rows_edited_in_the_database_are_caught(table: str, keyring: LocalKeyring) -> None:
