@@ -211,6 +211,12 @@ class SearchParams(Section):
             )
         if self.families is not None and not self.families:
             raise ValueError("families must name at least one family (or be null for all)")
+        if self.storage is not None and has_secret(self.storage):
+            # The storage URL is shown in logs, MLflow params and the leaderboard's summary.
+            raise ValueError(
+                "storage contains a password or another secret: give the database password "
+                "through PGPASSWORD or ~/.pgpass (libpq reads both) instead"
+            )
         return self
 
 

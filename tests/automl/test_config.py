@@ -94,6 +94,14 @@ def test_sql_url_with_password_is_refused_and_not_echoed() -> None:
     assert "hunter2" not in message
 
 
+def test_search_storage_with_password_is_refused_and_not_echoed() -> None:
+    url = "postgresql+psycopg://optuna:hunter2@db.example/optuna"
+    message = error_of(base_params(search={"storage": url}))
+    assert "storage contains a password" in message and "PGPASSWORD" in message
+    assert "hunter2" not in message
+    assert parse_params(base_params(search={"storage": "postgresql://optuna@db/o"}))
+
+
 def test_sql_needs_exactly_one_of_url_and_url_env() -> None:
     source = {"type": "sql", "query": "select 1", "url": "sqlite://", "url_env": "DB"}
     assert "set exactly one of url" in error_of(base_params(ingest={"source": source}))

@@ -188,9 +188,7 @@ def test_cost_model_counts_the_rounds_early_stopping_kept() -> None:
     costs = CostModel()
     # 2 s for 100 of a 400-round ceiling: 0.02 s per round, a quarter of the ceiling used.
     costs.observe("xgboost", {"n_estimators": 400}, 2.0, rounds=100)
-    assert costs.fold_seconds("xgboost", {"n_estimators": 2000}) == pytest.approx(
-        1.2 * 0.02 * 500
-    )
+    assert costs.fold_seconds("xgboost", {"n_estimators": 2000}) == pytest.approx(1.2 * 0.02 * 500)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
