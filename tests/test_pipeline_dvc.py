@@ -318,6 +318,8 @@ def test_dvc_yaml_lists_every_param_its_stages_read() -> None:
         },
         "train": {
             "search.seed",
+            "search.early_stopping",
+            "split.cv_folds",
             "tracking.enabled",
             "tracking.uri",
             "tracking.registered_model",
