@@ -45,7 +45,7 @@ from automl.config_types import (
     require_known,
 )
 from automl.exceptions import ConfigError
-from automl.redact import has_secret
+from automl.redact import has_secret, redact_url
 
 DEFAULT_PARAMS_PATH = "params.yaml"
 __all__ = [
@@ -184,6 +184,11 @@ def _known_family(name: str) -> str:
 FamilyName = Annotated[str, AfterValidator(_known_family)]
 
 
+def is_server_storage(url: str | None) -> bool:
+    """Whether ``url`` is an Optuna storage on a database server (shareable across hosts)."""
+    return url is not None and url.startswith(("postgresql", "mysql"))
+
+
 class SearchParams(Section):
     """``search``: the AutoML search (also the keyword parameters of the estimators)."""
 
@@ -202,6 +207,11 @@ class SearchParams(Section):
     portfolio: bool = True
     ensemble: bool = True
     early_stopping: bool = True
+    # Scale-out (docs/deployment.md): the study is shared with `automl worker` processes.
+    shared: bool = False
+    heartbeat_interval_s: PositiveInt = 10
+    heartbeat_grace_s: PositiveInt = 60
+    max_retry: Annotated[int, AfterValidator(_at_least(0))] = 2
 
     @model_validator(mode="after")
     def _some_budget(self) -> SearchParams:
@@ -211,6 +221,18 @@ class SearchParams(Section):
             )
         if self.families is not None and not self.families:
             raise ValueError("families must name at least one family (or be null for all)")
+        if self.shared and not is_server_storage(self.storage):
+            raise ValueError(
+                "shared: true needs a database server that workers on other hosts reach: set "
+                "storage to a postgresql:// (or mysql://) URL, not "
+                f"{redact_url(self.storage) if self.storage else 'null (in memory)'}"
+            )
+        if self.heartbeat_grace_s < 2 * self.heartbeat_interval_s:
+            raise ValueError(
+                f"heartbeat_grace_s = {self.heartbeat_grace_s} must be at least twice "
+                f"heartbeat_interval_s = {self.heartbeat_interval_s}: a worker that is merely "
+                "slow to beat would otherwise be taken for dead and its trial run twice"
+            )
         if self.storage is not None and has_secret(self.storage):
             # The storage URL is shown in logs, MLflow params and the leaderboard's summary.
             raise ValueError(

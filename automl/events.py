@@ -69,3 +69,8 @@ class SearchObserver:
 
     def on_search_end(self, end: SearchEnd) -> None:
         """No more trials will start."""
+
+    def shared_attrs(self) -> dict[str, Any]:
+        """What workers joining a shared study need from this observer (study user attributes,
+        JSON values), asked for after :meth:`on_search_start`; nothing secret."""
+        return {}

@@ -9,9 +9,10 @@ kind are recorded with their reason and the search goes on. Refitting is the cal
 
 from __future__ import annotations
 
+import functools
 import logging
+import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,15 +22,14 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from optuna.trial import FrozenTrial
 
-from automl.budget import Budget, refit_estimate
-from automl.config import SearchParams
+from automl.budget import Budget
+from automl.config import SearchParams, is_server_storage
 from automl.data.task import Task
 from automl.ensemble import Ensemble, select_ensemble
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
-from automl.exceptions import DataError, SearchError
-from automl.families import eligible_families
+from automl.exceptions import ConfigError, DataError, SearchError
+from automl.families import Family, eligible_families
 from automl.families.early_stopping import applies as early_stopping_applies
 from automl.isolation import (
     POOL,
@@ -38,23 +38,26 @@ from automl.isolation import (
 )
 from automl.leaderboard import FINISHED, leaderboard, prefixed, record_of
 from automl.metrics import resolve_metric
-from automl.objective import Objective, TrialFailedError
+from automl.objective import Objective
 from automl.oof import AnswerStore
 from automl.portfolio import enqueue_portfolio
 from automl.preprocess import ColumnPlan, plan_columns
 from automl.redact import redact_url
+from automl.shared_study import (
+    finish_shared,
+    join,
+    open_to_workers,
+    publish_trials_end,
+)
 from automl.study import (
+    Heartbeat,
     fail_interrupted_trials,
     open_study,
-    quiet_optuna,
 )
+from automl.trials import Notifier, Role, best_mean, optimize
 from automl.validation import check_training_data
 
 logger = logging.getLogger(__name__)
-
-
-# The most of the time budget kept back for selecting and refitting an ensemble.
-ENSEMBLE_SHARE = 0.2
 
 
 @dataclass
@@ -98,29 +101,6 @@ def cv_folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list
     return list(splitter.split(np.zeros(len(y)), y))
 
 
-def _mean(record: TrialRecord) -> float:
-    return -np.inf if record.cv_mean is None else record.cv_mean
-
-
-class _Notifier:
-    """Serialises observer calls and tracks the best trial across threads."""
-
-    def __init__(self, observers: Sequence[SearchObserver]) -> None:
-        self.observers = list(observers)
-        self.lock = threading.Lock()
-        self.best: TrialRecord | None = None
-
-    def consider(self, record: TrialRecord) -> None:
-        if record.state == "COMPLETE" and (self.best is None or _mean(record) > _mean(self.best)):
-            self.best = record
-
-    def trial_done(self, record: TrialRecord) -> None:
-        with self.lock:
-            self.consider(record)
-            for observer in self.observers:
-                observer.on_trial_end(record, self.best)
-
-
 def run_search(
     X: pd.DataFrame,
     y: pd.Series,
@@ -128,16 +108,25 @@ def run_search(
     task: Task,
     settings: SearchParams,
     cv: int = 5,
-    owns_study: bool = True,
+    role: Role = "solo",
     observers: Sequence[SearchObserver] = (),
     positive_class: Any = None,
     clock: Callable[[], float] = time.monotonic,
+    sampler_seed: int | None = None,
 ) -> SearchResult:
-    """Search for the best pipeline on (X, y); see the module docstring."""
-    from automl.labels import encode_classes
+    """Search for the best pipeline on (X, y); see the module docstring.
 
+    ``role``: ``solo`` owns its study; ``coordinator`` opens it to ``automl worker`` processes
+    and picks the model; ``worker`` joins an open one and only runs trials
+    (:mod:`automl.shared_study`). ``sampler_seed`` defaults to ``settings.seed``, and to a
+    random one for a worker, so workers do not all propose the same startup trials."""
     metric = resolve_metric(settings.metric, task, key="metric")
     X, y = check_training_data(X, y, task=task, cv=cv)
+    if role != "solo" and not is_server_storage(settings.storage):
+        raise ConfigError(
+            f"a {role} needs search.storage on a database server (postgresql://...), "
+            f"not {redact_url(settings.storage)}"
+        )
     budget = Budget(
         time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
     )
@@ -149,32 +138,19 @@ def run_search(
         raise DataError(
             f"none of the {X.shape[1]} columns of X can be used: all of them are entirely missing."
         )
-    classes: np.ndarray[Any, Any] | None = None
-    if task == "regression":
-        target = y.to_numpy(dtype=float)
-    else:
-        classes, target = encode_classes(y, positive_class=positive_class)
+    classes, target = _target(y, task=task, positive_class=positive_class)
     folds = cv_folds(target, task=task, cv=cv, seed=settings.seed)
     # Decided once from the folds' size, so the trials and the refit fit the same kind of model.
     settings = settings.model_copy(
         update={"early_stopping": settings.early_stopping and early_stopping_applies(len(X), cv)}
     )
-    study = open_study(
-        storage=settings.storage,
-        study_name=settings.study_name,
-        seed=settings.seed,
-        pruning=settings.pruning,
-        pruner=settings.pruner,
-    )
-    if owns_study:
-        interrupted = fail_interrupted_trials(study)
-        if interrupted:
-            logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
-    if settings.portfolio:
-        enqueue_portfolio(study, [f.name for f in families], task)
+    study, budget = _open(
+        settings, role=role, sampler_seed=sampler_seed, families=families, task=task,
+        budget=budget,
+    )  # fmt: skip
     earlier = tuple(record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
     done_before = len(earlier)
-    notifier = _Notifier(observers)
+    notifier = Notifier(observers)
     start = SearchStart(
         study_name=study.study_name,
         storage=redact_url(settings.storage),
@@ -194,8 +170,14 @@ def run_search(
         observer.on_search_start(start)
     for record in earlier:
         notifier.consider(record)
-    if notifier.best is not None:
+    if notifier.best is not None and role != "worker":
         budget.reserve_for(notifier.best, cv)
+    if role == "coordinator":
+        shared: dict[str, Any] = {}
+        for observer in observers:
+            shared.update(observer.shared_attrs())
+        open_to_workers(study, n_trials=settings.n_trials, extra=shared)
+        publish_trials_end(study, budget.search_left() if budget.end is not None else None)
 
     POOL.warm_up(settings.n_jobs, settings.memory_limit_mb)
     with tempfile.TemporaryDirectory(prefix="automl-search-") as workdir:
@@ -216,27 +198,25 @@ def run_search(
             y=target,
             metric=metric,
         )
-        stopped_by = _optimize(
-            study,
-            objective=objective,
-            settings=settings,
-            budget=budget,
-            notifier=notifier,
-            done_before=done_before,
-            cv=cv,
-        )
+        run = functools.partial(
+            optimize, study, objective=objective, settings=settings, budget=budget,
+            notifier=notifier, cv=cv, role=role,
+        )  # fmt: skip
+        stopped_by = run(done_before=done_before)
+        if role == "coordinator":
+            finish_shared(study, budget=budget, run=run)
 
     records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
     complete = [r for r in records if r.state == "COMPLETE"]
     ensemble = None
     if settings.ensemble and complete:
         ensemble = _ensemble(
-            objective.answers, best=max(complete, key=_mean), y=target, folds=folds,
+            objective.answers, best=max(complete, key=best_mean), y=target, folds=folds,
             metric=metric, task=task, settings=settings, budget=budget,
         )  # fmt: skip
     end = SearchEnd(
         study_name=study.study_name,
-        best=max(complete, key=_mean) if complete else None,
+        best=max(complete, key=best_mean) if complete else None,
         n_complete=len(complete),
         n_pruned=sum(r.state == "PRUNED" for r in records),
         n_failed=sum(r.state == "FAIL" for r in records),
@@ -265,6 +245,54 @@ def run_search(
     )
 
 
+def _open(
+    settings: SearchParams,
+    *,
+    role: Role,
+    sampler_seed: int | None,
+    families: Sequence[Family],
+    task: Task,
+    budget: Budget,
+) -> tuple[optuna.Study, Budget]:
+    """The study, ready for this process's trials; a worker's budget is the shared one's."""
+    if sampler_seed is None:
+        sampler_seed = secrets.randbits(32) if role == "worker" else settings.seed
+    study = open_study(
+        storage=settings.storage,
+        study_name=settings.study_name,
+        seed=sampler_seed,
+        pruning=settings.pruning,
+        pruner=settings.pruner,
+        heartbeat=Heartbeat(
+            settings.heartbeat_interval_s, settings.heartbeat_grace_s, settings.max_retry
+        ),
+    )
+    if role == "worker":
+        left = join(study)  # StudyFull when it is closed or its time is over
+        if left is not None:
+            budget = Budget(
+                time_budget_s=left, trial_limit_s=budget.trial_limit_s, clock=budget.clock
+            )
+    if role == "solo":
+        interrupted = fail_interrupted_trials(study)
+        if interrupted:
+            logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
+    if settings.portfolio and role != "worker":
+        enqueue_portfolio(study, [f.name for f in families], task)
+    return study, budget
+
+
+def _target(
+    y: pd.Series, *, task: Task, positive_class: Any
+) -> tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]:
+    """The classes (None for regression) and the target as the trials see it."""
+    from automl.labels import encode_classes
+
+    if task == "regression":
+        return None, y.to_numpy(dtype=float)
+    return encode_classes(y, positive_class=positive_class)
+
+
 def _ensemble(
     answers: AnswerStore,
     *,
@@ -290,54 +318,10 @@ def _ensemble(
         candidates, y=y, folds=folds, metric=metric, task=task, refit_limit_s=refit_limit,
         n_jobs=settings.n_jobs, deadline=deadline, clock=budget.clock,
     )  # fmt: skip
-    if ensemble is None or len(ensemble.members) < 2 or ensemble.cv_mean <= _mean(best):
+    if ensemble is None or len(ensemble.members) < 2 or ensemble.cv_mean <= best_mean(best):
         logger.info("no ensemble: it did not beat the best trial on CV")
         return None
     return ensemble
-
-
-def _optimize(
-    study: optuna.Study,
-    *,
-    objective: Objective,
-    settings: SearchParams,
-    budget: Budget,
-    notifier: _Notifier,
-    done_before: int,
-    cv: int,
-) -> str:
-    remaining = None if settings.n_trials is None else settings.n_trials - done_before
-    if remaining is not None and remaining <= 0:
-        return "n_trials reached before this run"
-    if budget.search_left() <= 0:
-        return "time_budget_s"
-    reason = {"value": "n_trials" if remaining is not None else "time_budget_s"}
-
-    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-        record = record_of(trial)
-        notifier.trial_done(record)
-        if notifier.best is not None:
-            best = notifier.best
-            keep = refit_estimate(best.fit_time_s, len(best.cv_scores), cv)
-            if settings.ensemble and budget.end is not None:
-                # Room to select and refit an ensemble, but never most of a short budget.
-                cap = max(keep, ENSEMBLE_SHARE * (budget.end - budget.start))
-                wanted = objective.answers.expected_refit_s(settings.n_jobs)
-                keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
-            budget.reserve(keep)
-        if budget.search_left() <= 0.5:
-            reason["value"] = "time_budget_s"
-            study.stop()
-
-    with quiet_optuna():
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            n_jobs=settings.n_jobs,
-            catch=(TrialFailedError,),
-            callbacks=[after_trial],
-        )
-    return reason["value"]
 
 
 def _no_model_message(records: list[TrialRecord], settings: SearchParams) -> str:

@@ -10,24 +10,39 @@ a row lock, and TPE's constant liar counts the trials still running. What it lea
   exact. A retry of a trial whose worker died takes that trial's place and always passes.
 - **Dead workers.** Heartbeats mark a silent worker's trial failed once the grace period has
   passed; ``RetryHeartbeatStaleTrialCallback`` queues it again for another worker.
-- **What the study is about.** The study's manifest (user attribute ``automl.manifest``) says
-  which data, task, metric and folds its trials were scored on, so a worker joining from
-  another host can check that it holds the same data before adding trials.
+- **Who decides.** The coordinator (the ``search`` stage with ``search.shared: true``) opens
+  the study to workers with its quota and the time trials must end by (on the database's
+  clock, so hosts need not agree on the time), runs trials itself, closes the study when its
+  budget says so, waits a little for trials still running elsewhere and picks the model.
+  Workers (``automl worker``) join an open study whose name they compute from their own data
+  and settings, as the coordinator did: a worker with other data cannot join by mistake.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial
 
+if TYPE_CHECKING:
+    from automl.budget import Budget
+
 N_TRIALS = "automl.n_trials"
 STATUS = "automl.status"
-MANIFEST = "automl.manifest"
+# When trials must end (database clock, epoch seconds): the budget's end, less what the
+# coordinator keeps back for the ensemble and refit. It moves as the coordinator learns.
+TRIALS_END = "automl.trials_end"
+# Seconds between looks at the study while waiting for other workers' trials.
+POLL_S = 1.0
+# The longest a coordinator waits, after its own trials, for trials running on workers.
+WAIT_FOR_WORKERS_S = 30.0
 # The system attribute Optuna's retry callback gives a retried trial's copy.
 _RETRY = "retry_history"
 
@@ -103,3 +118,99 @@ def used_trials(study: optuna.Study) -> int:
     """Trials that count against the quota: all but the retried copies of dead workers' ones."""
     trials = study.get_trials(deepcopy=False)
     return sum(_RETRY not in t.system_attrs for t in trials)
+
+
+def db_now(study: optuna.Study) -> float:
+    """The database server's clock (epoch seconds): one clock for workers on every host."""
+    from sqlalchemy import text
+
+    storage: Any = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    engine = storage.engine
+    query = "SELECT extract(epoch from now())"
+    if engine.dialect.name == "mysql":
+        query = "SELECT UNIX_TIMESTAMP(NOW(6))"
+    with engine.connect() as conn:
+        return float(conn.execute(text(query)).scalar())
+
+
+def open_to_workers(study: optuna.Study, *, n_trials: int | None, extra: dict[str, Any]) -> None:
+    """Let workers join: the total they make together, and what they need (``extra``)."""
+    study.set_user_attr(N_TRIALS, n_trials)
+    for key, value in extra.items():
+        study.set_user_attr(key, value)
+    study.set_user_attr(STATUS, "open")
+
+
+def publish_trials_end(study: optuna.Study, seconds_from_now: float | None) -> None:
+    end = None if seconds_from_now is None else db_now(study) + seconds_from_now
+    study.set_user_attr(TRIALS_END, end)
+
+
+def close_to_workers(study: optuna.Study) -> None:
+    study.set_user_attr(STATUS, "closed")
+
+
+def join(study: optuna.Study) -> float | None:
+    """Seconds left for trials in the shared budget (None without one); StudyFull when the
+    study is not open, or its time is over."""
+    attrs = study.user_attrs
+    if attrs.get(STATUS) != "open":
+        raise StudyFull("the study is not open to workers (its search ended or never began)")
+    end = attrs.get(TRIALS_END)
+    if end is None:
+        return None
+    left = float(end) - db_now(study)
+    if left <= 0:
+        raise StudyFull("the study's time budget is over")
+    return left
+
+
+def trials_end_in(study: optuna.Study) -> float | None:
+    """Seconds until trials must end, as the coordinator last published it."""
+    end = study.user_attrs.get(TRIALS_END)
+    return None if end is None else float(end) - db_now(study)
+
+
+def wait_for_others(
+    study: optuna.Study,
+    *,
+    until: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[int, int]:
+    """Wait (until ``clock() >= until``) for trials running elsewhere to finish; trials of a
+    worker that died are failed once their heartbeat is stale, and queued again. Returns the
+    trials still running and those queued (retries for the caller to run), as soon as any are
+    queued, none is running, or the time is up."""
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        if waiting or not running or clock() >= until:
+            return running, waiting
+        sleep(min(POLL_S, max(0.0, until - clock())))
+
+
+def finish_shared(study: optuna.Study, *, budget: Budget, run: Callable[..., str]) -> None:
+    """Close the study to new trials; wait a little for the workers' running trials, and run
+    retries of dead workers' trials that no worker took."""
+    close_to_workers(study)
+    # Most of what is kept back is for the ensemble and refit; a part may go to waiting.
+    grace = min(WAIT_FOR_WORKERS_S, 0.5 * budget.refit_reserve_s)
+    until = budget.clock() + grace if budget.end is not None else float("inf")
+    while True:
+        running, waiting = wait_for_others(study, until=until, clock=budget.clock)
+        if waiting and budget.clock() < until:
+            run(done_before=0, n_trials=waiting)
+            continue
+        if running:
+            logging.getLogger(__name__).warning(
+                "%d trials of other workers were still running; they are left out of this result",
+                running,
+            )
+        return

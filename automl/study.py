@@ -6,6 +6,7 @@ import contextlib
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,14 @@ def open_study(
     seed: int,
     pruning: bool,
     pruner: str = "percentile",
+    heartbeat: Heartbeat | None = None,
 ) -> optuna.Study:
-    """Create the study, or load it when one of that name exists in ``storage``."""
+    """Create the study, or load it when one of that name exists in ``storage``.
+
+    ``seed`` seeds the sampler: processes sharing a study need different ones, or they would
+    all propose the same startup trials. The constant liar makes each process's TPE count the
+    trials still running anywhere as bad, so parallel workers spread out instead of piling
+    onto the same promising point."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # group=True splits the space by family, so TPE models each family's own parameters.
@@ -46,7 +53,7 @@ def open_study(
     with quiet_optuna():
         try:
             return optuna.create_study(
-                storage=_storage(storage),
+                storage=_storage(storage, heartbeat or Heartbeat()),
                 study_name=study_name,
                 sampler=sampler,
                 pruner=chosen,
@@ -60,7 +67,16 @@ def open_study(
             ) from None
 
 
-def _storage(url: str | None) -> Any:
+@dataclass(frozen=True)
+class Heartbeat:
+    """How a database-server storage tells a dead worker's trials (automl.shared_study)."""
+
+    interval_s: int = 10
+    grace_s: int = 60
+    max_retry: int = 2
+
+
+def _storage(url: str | None, heartbeat: Heartbeat) -> Any:
     if url is None:
         return None
     if url.endswith((".log", ".journal")) and "://" not in url:
@@ -72,8 +88,15 @@ def _storage(url: str | None) -> Any:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return SQLiteStorage(url)
     if url.startswith(("postgresql", "mysql")):
+        from automl.shared_study import SharedStorage
+
         # Heartbeats let other workers take over trials of a worker that died.
-        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=60)
+        return SharedStorage(
+            url,
+            heartbeat_interval_s=heartbeat.interval_s,
+            grace_period_s=heartbeat.grace_s,
+            max_retry=heartbeat.max_retry,
+        )
     return url
 
 

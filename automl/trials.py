@@ -1,0 +1,113 @@
+"""Running a search's trials: Optuna's optimize loop under the budget.
+
+After every trial the observers hear of it (one at a time, whatever the thread), the time kept
+back for the refit and ensemble is updated, and the loop stops when the budget's trial time is
+spent. In a shared study the quota is the study's (:mod:`automl.shared_study`): a coordinator
+publishes when trials must end, and a worker follows it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial
+
+from automl.budget import Budget, refit_estimate
+from automl.config import SearchParams
+from automl.events import SearchObserver, TrialRecord
+from automl.leaderboard import record_of
+from automl.objective import Objective, TrialFailedError
+from automl.shared_study import StudyFull, publish_trials_end, trials_end_in
+from automl.study import quiet_optuna
+
+Role = Literal["solo", "coordinator", "worker"]
+# The most of the time budget kept back for selecting and refitting an ensemble.
+ENSEMBLE_SHARE = 0.2
+
+
+def best_mean(record: TrialRecord) -> float:
+    return -np.inf if record.cv_mean is None else record.cv_mean
+
+
+class Notifier:
+    """Serialises observer calls and tracks the best trial across threads."""
+
+    def __init__(self, observers: Sequence[SearchObserver]) -> None:
+        self.observers = list(observers)
+        self.lock = threading.Lock()
+        self.best: TrialRecord | None = None
+
+    def consider(self, record: TrialRecord) -> None:
+        if record.state == "COMPLETE" and (
+            self.best is None or best_mean(record) > best_mean(self.best)
+        ):
+            self.best = record
+
+    def trial_done(self, record: TrialRecord) -> None:
+        with self.lock:
+            self.consider(record)
+            for observer in self.observers:
+                observer.on_trial_end(record, self.best)
+
+
+def optimize(
+    study: optuna.Study,
+    *,
+    objective: Objective,
+    settings: SearchParams,
+    budget: Budget,
+    notifier: Notifier,
+    done_before: int,
+    cv: int,
+    role: Role = "solo",
+    n_trials: int | None = None,
+) -> str:
+    # A shared study's quota is the study's (automl.shared_study); n_trials is for retries.
+    remaining = n_trials
+    if role == "solo" and settings.n_trials is not None:
+        remaining = settings.n_trials - done_before
+    if remaining is not None and remaining <= 0:
+        return "n_trials reached before this run"
+    if budget.search_left() <= 0:
+        return "time_budget_s"
+    reason = {"value": "n_trials" if remaining is not None else "time_budget_s"}
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        record = record_of(trial)
+        notifier.trial_done(record)
+        if role == "worker":
+            # The coordinator moves the end as it learns what its refit needs.
+            left = trials_end_in(study)
+            if left is not None and budget.end is not None:
+                budget.end = budget.clock() + left
+        elif notifier.best is not None:
+            best = notifier.best
+            keep = refit_estimate(best.fit_time_s, len(best.cv_scores), cv)
+            if settings.ensemble and budget.end is not None:
+                # Room to select and refit an ensemble, but never most of a short budget.
+                cap = max(keep, ENSEMBLE_SHARE * (budget.end - budget.start))
+                wanted = objective.answers.expected_refit_s(settings.n_jobs)
+                keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
+            if role == "coordinator" and abs(keep - budget.refit_reserve_s) >= 1.0:
+                publish_trials_end(study, budget.search_left() + budget.refit_reserve_s - keep)
+            budget.reserve(keep)
+        if budget.search_left() <= 0.5:
+            reason["value"] = "time_budget_s"
+            study.stop()
+
+    try:
+        with quiet_optuna():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                n_jobs=settings.n_jobs,
+                catch=(TrialFailedError,),
+                callbacks=[after_trial],
+            )
+    except StudyFull as full:
+        return "n_trials" if "trials" in str(full) else "closed"
+    return reason["value"]
