@@ -89,6 +89,50 @@ def monitor_batch(
         raise typer.Exit(1)
 
 
+@app.command("worker")
+def worker(
+    study: Annotated[
+        str | None,
+        typer.Option(
+            "--study", help="The study to join (default: the one this data and params.yaml define)."
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="The coordinator's Optuna storage, postgresql://user@host/db (default: "
+            "$AUTOML_STORAGE, then search.storage). Give the password in PGPASSWORD or ~/.pgpass.",
+        ),
+    ] = None,
+    n_jobs: Annotated[
+        int | None, typer.Option("--n-jobs", min=1, help="Trials at once (default: search.n_jobs).")
+    ] = None,
+    wait_s: Annotated[
+        float, typer.Option("--wait-s", min=0, help="Seconds to wait for the study to open.")
+    ] = 0.0,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option("--plugin", help="A module to import first (it registers model families)."),
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Join a shared search (search.shared: true) and run its trials until it is done."""
+    from automl.progress import SearchProgress
+    from automl.worker import run_worker
+
+    report = run_worker(
+        params_path=params, train_in=Path("data/prepared/train.parquet"),
+        checks_in=Path("data/prepared/checks.json"), storage=storage, study=study,
+        n_jobs=n_jobs, wait_s=wait_s, plugins=plugin or (),
+        observers=(SearchProgress(console=err),),
+    )  # fmt: skip
+    out.print(
+        f"worker: ran {report.trials_run} trials of study {report.study_name} "
+        f"(stopped: {report.stopped_by})"
+    )
+
+
 def main() -> None:
     """Console-script entry point: run the app and turn library errors into exit codes."""
     try:

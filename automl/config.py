@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 import yaml
 from pydantic import (
@@ -184,7 +184,7 @@ def _known_family(name: str) -> str:
 FamilyName = Annotated[str, AfterValidator(_known_family)]
 
 
-def is_server_storage(url: str | None) -> bool:
+def is_server_storage(url: str | None) -> TypeGuard[str]:
     """Whether ``url`` is an Optuna storage on a database server (shareable across hosts)."""
     return url is not None and url.startswith(("postgresql", "mysql"))
 

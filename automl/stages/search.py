@@ -3,6 +3,8 @@
 The study is persistent (``search.storage``) and named after what defines the search (data,
 task, metric, families, folds, seed), so a rerun after a crash, or with a larger
 ``search.n_trials``, continues the same study; a change of data or search space starts a new one.
+With ``search.shared: true`` the stage coordinates ``automl worker`` processes
+(:mod:`automl.worker`), which find the study by computing the same name from their own copy.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def run(
         observers = (*observers, tracker)
     result = run_search(
         X, y, task=checks["task"], settings=settings, cv=params.split.cv_folds,
-        observers=observers,
+        observers=observers, role="coordinator" if settings.shared else "solo",
     )  # fmt: skip
     run_id = None
     if tracker is not None:

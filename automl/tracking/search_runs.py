@@ -1,5 +1,9 @@
 """A search in MLflow: one parent run, one nested child run per Optuna trial.
 
+In a shared study (:mod:`automl.shared_study`) the coordinator owns the parent run and each
+worker attaches to it (``attach_to``): every process logs the trials it ran as children of the
+one parent, so the UI shows one search however many hosts ran it.
+
 Child runs are written by a background thread while the trials run in their worker processes,
 one ``log_batch`` per trial (never one transaction per value), so tracking costs the search
 almost no wall time. Parameters keep the search's namespaced names (``lightgbm.num_leaves``),
@@ -9,7 +13,9 @@ so MLflow's compare view lines the same hyperparameter up across runs.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import tempfile
 import threading
 import time
@@ -29,6 +35,10 @@ logger = logging.getLogger(__name__)
 _MAX_PARAMS, _MAX_TAGS, _MAX_METRICS = 100, 100, 1000
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _PLOTS = ("optimization_history", "param_importances", "parallel_coordinate")
+# Which process ran a trial (workers of a shared study run on many hosts).
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# The study user attribute naming a shared search's parent run, for workers to attach to.
+MLFLOW_RUN = "automl.mlflow_run"
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -51,18 +61,23 @@ class MlflowSearchTracker(SearchObserver):
         dataset_source: str | None = None,
         target: str | None = None,
         sealed_artifacts: bool = False,
+        attach_to: str | None = None,
     ) -> None:
         self.client = client(uri)
-        self.experiment_id = experiment_id(
-            self.client, experiment, sealed_artifacts=sealed_artifacts
-        )
+        self.attached = attach_to is not None
+        if attach_to is not None:
+            self.experiment_id = self.client.get_run(attach_to).info.experiment_id
+        else:
+            self.experiment_id = experiment_id(
+                self.client, experiment, sealed_artifacts=sealed_artifacts
+            )
         self.params = params or {}
         self.tags = tags or {}
         self.dataset = dataset
         self.dataset_name = dataset_name
         self.dataset_source = dataset_source
         self.target = target
-        self.run_id: str | None = None
+        self.run_id: str | None = attach_to
         self._queue: queue.Queue[TrialRecord | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._errors: list[str] = []
@@ -74,6 +89,10 @@ class MlflowSearchTracker(SearchObserver):
     def on_search_start(self, start: SearchStart) -> None:
         from mlflow.entities import Param, RunTag
 
+        if self.attached:
+            # A worker: the parent and the earlier trials are the coordinator's to log.
+            self._start_writer()
+            return
         self._close_stale_runs(start.study_name)
         tags = {
             "mlflow.runName": f"search {start.study_name}",
@@ -101,10 +120,13 @@ class MlflowSearchTracker(SearchObserver):
         )
         if self.dataset is not None:
             self._log_dataset()
-        self._writer = threading.Thread(target=self._write, name="mlflow-trials", daemon=True)
-        self._writer.start()
+        self._start_writer()
         for record in start.earlier:
             self._queue.put(record)
+
+    def shared_attrs(self) -> dict[str, Any]:
+        """Workers attach their trial runs to this search's parent run."""
+        return {} if self.attached or self.run_id is None else {MLFLOW_RUN: self.run_id}
 
     def on_trial_end(self, record: TrialRecord, best: TrialRecord | None) -> None:
         self._queue.put(record)
@@ -114,6 +136,9 @@ class MlflowSearchTracker(SearchObserver):
 
         self._drain()
         assert self.run_id is not None
+        if self.attached:
+            self._raise_errors()
+            return
         now = int(time.time() * 1000)
         metrics = [
             Metric("trials_complete", end.n_complete, now, 0),
@@ -144,6 +169,9 @@ class MlflowSearchTracker(SearchObserver):
             ]  # fmt: skip
             self._mark_members(end.ensemble.weights(), now)
         self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
+        self._raise_errors()
+
+    def _raise_errors(self) -> None:
         if self._errors:
             raise TrackingError(
                 f"{len(self._errors)} of the search's trials could not be logged to MLflow "
@@ -230,6 +258,10 @@ class MlflowSearchTracker(SearchObserver):
             finally:
                 self._queue.task_done()
 
+    def _start_writer(self) -> None:
+        self._writer = threading.Thread(target=self._write, name="mlflow-trials", daemon=True)
+        self._writer.start()
+
     def _drain(self) -> None:
         if self._writer is not None:
             self._queue.put(None)
@@ -248,6 +280,7 @@ class MlflowSearchTracker(SearchObserver):
             "automl.trial": str(record.number),
             "automl.family": record.family,
             "automl.state": record.state,
+            "automl.worker": WORKER,
         }
         if record.reason:
             tags["automl.reason"] = record.reason[:5000]

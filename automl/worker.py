@@ -1,0 +1,132 @@
+"""``automl worker``: run trials of a search that another process coordinates.
+
+The coordinator is the pipeline's ``search`` stage with ``search.shared: true`` and a
+PostgreSQL storage. A worker reads the same params.yaml and prepared training data from its own
+checkout (``git checkout`` of the coordinator's commit, then ``dvc pull``), computes the study's
+name from them exactly as the stage does, and joins that study: a worker whose data or search
+settings differ computes another name and is refused, instead of adding trials scored on
+something else. It then runs trials until the study holds all it was asked for, is closed, or
+its time is over, and logs each trial to MLflow under the coordinator's search run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from automl.config import Params, SearchParams, is_server_storage, load_params
+from automl.events import SearchObserver
+from automl.exceptions import ConfigError, DataError, SearchError
+from automl.redact import redact_url
+from automl.search import run_search
+from automl.shared_study import STATUS, StudyFull
+from automl.stages._io import read_stage_json
+from automl.stages.search import study_name, training_table
+
+# Where a worker looks for its storage URL when neither --storage nor params.yaml has one.
+STORAGE_ENV = "AUTOML_STORAGE"
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    study_name: str
+    trials_run: int
+    stopped_by: str
+
+
+def run_worker(
+    *,
+    params_path: str | Path,
+    train_in: str | Path,
+    checks_in: str | Path,
+    storage: str | None = None,
+    study: str | None = None,
+    n_jobs: int | None = None,
+    wait_s: float = 0.0,
+    plugins: Sequence[str] = (),
+    observers: Sequence[SearchObserver] = (),
+    clock: Callable[[], float] = time.monotonic,
+) -> WorkerReport:
+    """Join the open study these params and this data define, and run its trials."""
+    for module in plugins:
+        # A plugin registers its families (automl.families.register_family) on import.
+        importlib.import_module(module)
+    params = load_params(params_path)
+    url = storage or os.environ.get(STORAGE_ENV) or params.search.storage
+    if not is_server_storage(url):
+        raise ConfigError(
+            f"automl worker needs the coordinator's storage on a database server: pass "
+            f"--storage postgresql://user@host/db (or set {STORAGE_ENV}, or search.storage); "
+            f"got {redact_url(url) if url else 'none'}"
+        )
+    overrides: dict[str, object] = {"storage": url}
+    if n_jobs is not None:
+        overrides["n_jobs"] = n_jobs
+    settings = SearchParams.model_validate({**params.search.model_dump(), **overrides})
+    checks = read_stage_json(checks_in, made_by="prepare")
+    X, y = training_table(train_in, checks, params)
+    name = study_name(params, checks, X, y)
+    if study is not None and study not in (name, params.search.study_name):
+        raise DataError(
+            f"study {study} was not made on this data and these search settings: here they "
+            f"define study {name}. Check out the coordinator's commit and run `dvc pull`, so "
+            f"that params.yaml and {train_in} are the ones it searched on"
+        )
+    _wait_until_open(url, name, wait_s, clock=clock)
+    settings = settings.model_copy(update={"study_name": name})
+    tracker = _attached_tracker(params, url, name)
+    try:
+        result = run_search(
+            X, y, task=checks["task"], settings=settings, cv=params.split.cv_folds,
+            role="worker", observers=(*observers, *tracker),
+        )  # fmt: skip
+    except StudyFull as full:
+        return WorkerReport(name, 0, str(full))
+    return WorkerReport(name, result.new_trials, result.stopped_by)
+
+
+def _wait_until_open(
+    url: str, name: str, wait_s: float, *, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Wait up to ``wait_s`` for the coordinator to open study ``name``."""
+    until = clock() + wait_s
+    while True:
+        if name in optuna.study.get_all_study_names(storage=url):
+            attrs = optuna.load_study(study_name=name, storage=url).user_attrs
+            if attrs.get(STATUS) == "open":
+                return
+        if clock() >= until:
+            raise SearchError(
+                f"no open study {name} in {redact_url(url)}: start the coordinator (dvc repro "
+                f"with search.shared: true and this storage) or let the worker wait for it "
+                f"with --wait-s"
+            )
+        time.sleep(1.0)
+
+
+def _attached_tracker(params: Params, url: str, name: str) -> tuple[SearchObserver, ...]:
+    """The MLflow tracker that logs this worker's trials under the coordinator's run."""
+    from automl.tracking.search_runs import MLFLOW_RUN
+
+    if not params.tracking.enabled:
+        return ()
+    run_id = optuna.load_study(study_name=name, storage=url).user_attrs.get(MLFLOW_RUN)
+    if run_id is None:
+        return ()
+    from automl.stages._sealing import route_tracking_artifacts
+    from automl.tracking import MlflowSearchTracker
+
+    route_tracking_artifacts(params)
+    return (
+        MlflowSearchTracker(
+            uri=params.tracking.uri,
+            experiment=params.tracking.experiment,
+            attach_to=str(run_id),
+        ),
+    )
