@@ -35,7 +35,19 @@ app.add_typer(stage_app, name="stage")
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            help="A module to import first: it registers model families "
+            "(automl.families.register_family) that params.yaml may then name.",
+        ),
+    ] = None,
 ) -> None:
+    import importlib
+
+    for module in plugin or ():
+        importlib.import_module(module)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -111,10 +123,6 @@ def worker(
     wait_s: Annotated[
         float, typer.Option("--wait-s", min=0, help="Seconds to wait for the study to open.")
     ] = 0.0,
-    plugin: Annotated[
-        list[str] | None,
-        typer.Option("--plugin", help="A module to import first (it registers model families)."),
-    ] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Join a shared search (search.shared: true) and run its trials until it is done."""
@@ -124,7 +132,7 @@ def worker(
     report = run_worker(
         params_path=params, train_in=Path("data/prepared/train.parquet"),
         checks_in=Path("data/prepared/checks.json"), storage=storage, study=study,
-        n_jobs=n_jobs, wait_s=wait_s, plugins=plugin or (),
+        n_jobs=n_jobs, wait_s=wait_s,
         observers=(SearchProgress(console=err),),
     )  # fmt: skip
     out.print(

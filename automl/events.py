@@ -26,6 +26,8 @@ class TrialRecord:
     duration_s: float
     reason: str | None = None
     started_at: float | None = None  # Unix time
+    worker: str | None = None  # host:pid of the process that ran it
+    retry_of: int | None = None  # the trial of a dead worker this one ran again
 
 
 @dataclass(frozen=True)

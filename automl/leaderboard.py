@@ -93,4 +93,6 @@ def record_of(trial: FrozenTrial) -> TrialRecord:
         duration_s=duration,
         reason=None if complete else attrs.get("reason", "no reason recorded"),
         started_at=started,
+        worker=attrs.get("worker"),
+        retry_of=trial.system_attrs.get("failed_trial"),
     )

@@ -8,6 +8,8 @@ overrun its deadline is not started at all.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from automl.isolation import FoldResult, TrialJob, run_isolated
 from automl.oof import AnswerStore, TrialAnswers
 from automl.study import PRUNE_PERCENTILE
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # Trials in a row refused for want of time at the end of the budget before the search stops.
 REFUSALS_BEFORE_STOP = 10
 
@@ -66,6 +69,9 @@ class Objective:
         family = self.families[str(name)]
         params = family.search_space(Space(trial, family.name), self.task)
         trial.set_user_attr("family", family.name)
+        # Which process runs it: in a shared study, the trials of a worker that died are found
+        # (and retried) by their heartbeats; this says whose they were.
+        trial.set_user_attr("worker", WORKER)
         deadline = self.budget.trial_deadline()
         if deadline is not None and deadline - self.budget.clock() < 0.5:
             trial.study.stop()

@@ -11,7 +11,6 @@ its time is over, and logs each trial to MLflow under the coordinator's search r
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -49,14 +48,10 @@ def run_worker(
     study: str | None = None,
     n_jobs: int | None = None,
     wait_s: float = 0.0,
-    plugins: Sequence[str] = (),
     observers: Sequence[SearchObserver] = (),
     clock: Callable[[], float] = time.monotonic,
 ) -> WorkerReport:
     """Join the open study these params and this data define, and run its trials."""
-    for module in plugins:
-        # A plugin registers its families (automl.families.register_family) on import.
-        importlib.import_module(module)
     params = load_params(params_path)
     url = storage or os.environ.get(STORAGE_ENV) or params.search.storage
     if not is_server_storage(url):

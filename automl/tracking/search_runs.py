@@ -13,9 +13,7 @@ so MLflow's compare view lines the same hyperparameter up across runs.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import socket
 import tempfile
 import threading
 import time
@@ -35,8 +33,6 @@ logger = logging.getLogger(__name__)
 _MAX_PARAMS, _MAX_TAGS, _MAX_METRICS = 100, 100, 1000
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _PLOTS = ("optimization_history", "param_importances", "parallel_coordinate")
-# Which process ran a trial (workers of a shared study run on many hosts).
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # The study user attribute naming a shared search's parent run, for workers to attach to.
 MLFLOW_RUN = "automl.mlflow_run"
 
@@ -280,8 +276,11 @@ class MlflowSearchTracker(SearchObserver):
             "automl.trial": str(record.number),
             "automl.family": record.family,
             "automl.state": record.state,
-            "automl.worker": WORKER,
         }
+        if record.worker:
+            tags["automl.worker"] = record.worker
+        if record.retry_of is not None:
+            tags["automl.retry_of"] = str(record.retry_of)
         if record.reason:
             tags["automl.reason"] = record.reason[:5000]
         run = self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags)
