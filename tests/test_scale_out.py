@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,105 @@ def test_a_worker_killed_mid_trial_is_retried_and_the_study_completes(
     assert len(workers) == 3  # the coordinator and both workers ran trials
     best = json.loads((tmp_path / "results/search/best_params.json").read_text())
     assert best["family"] == "test_slow" and best["study_name"] == study.study_name
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the study, the MLflow server and the audit log."""
+    import psycopg
+
+    name = f"scale_{uuid.uuid4().hex[:8]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_workers_share_an_mlflow_server_and_the_audit_log_on_postgresql(
+    tmp_path: Path, write_params: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch,
+    database: str,
+) -> None:  # fmt: skip
+    """Three processes log their trials concurrently to one MLflow server (PostgreSQL backend,
+    artifacts on governed://) and read the sealed data through one audit log on PostgreSQL:
+    every trial is a run under the one search run, and the audit chain verifies."""
+    from tests.automl.tracking.test_mlflow_server import _start_server
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOVERNANCE_AUDIT", database)
+    server = _start_server(
+        database, tmp_path, artifacts="governed:///mlflow-server", audit=database
+    )
+    uri = next(server)
+    try:
+        write_params(
+            split={"cv_folds": 3},
+            tracking={"enabled": True, "uri": uri, "experiment": "scale-out"},
+            governance={"audit": database},
+            search={
+                "storage": database, "study_name": "shared", "shared": True, "n_trials": 18,
+                "time_budget_s": None, "families": ["linear", "test_slow"], "n_jobs": 1,
+                "portfolio": False, "pruning": False, "ensemble": True,
+            },
+        )  # fmt: skip
+        _prepare(tmp_path, run_cli)
+        processes = [_start(tmp_path, *SEARCH)] + [
+            _start(tmp_path, "worker", "--wait-s", "90") for _ in range(2)
+        ]
+        try:
+            for process in processes:
+                output, _ = process.communicate(timeout=240)
+                assert process.returncode == 0, output
+        finally:
+            for process in processes:
+                process.kill()
+                process.wait(timeout=10)
+        best = json.loads((tmp_path / "results/search/best_params.json").read_text())
+        parent = best["mlflow_run_id"]
+        study = optuna.load_study(study_name=best["study_name"], storage=database)
+        finished = [t for t in study.get_trials() if t.state.is_finished()]
+        assert len(finished) == 18
+        runs = _child_runs(uri, parent)
+        numbers = sorted(int(r["data"]["tags"]["automl.trial"]) for r in runs)
+        assert numbers == sorted(t.number for t in finished)  # none lost, none twice
+        assert len({r["data"]["tags"].get("automl.worker") for r in runs}) == 3
+    finally:
+        server.close()
+
+    from governance.audit import AuditLog
+    from governance.audit_pg import PostgresAuditBackend
+    from governance.keys import LocalKeyring
+    from tests.conftest import TEST_KEYRING
+
+    log = AuditLog(PostgresAuditBackend(database), keys=LocalKeyring(TEST_KEYRING).audit_keys())
+    report = log.verify()
+    assert report.ok, report.summary()
+    actions = [e.action for e in log.entries()]
+    # The coordinator and both workers read the sealed training split; artifacts were sealed.
+    assert actions.count("get") >= 3 and "put" in actions
+
+
+def _child_runs(uri: str, parent: str) -> list[dict[str, Any]]:
+    import requests
+
+    experiment = requests.get(
+        f"{uri}/api/2.0/mlflow/runs/get", params={"run_id": parent}, timeout=30
+    ).json()["run"]["info"]["experiment_id"]
+    runs: list[dict[str, Any]] = []
+    token = None
+    while True:
+        body: dict[str, Any] = {
+            "experiment_ids": [experiment],
+            "filter": f"tags.mlflow.parentRunId = '{parent}'",
+            "max_results": 1000,
+        }
+        if token:
+            body["page_token"] = token
+        page = requests.post(f"{uri}/api/2.0/mlflow/runs/search", json=body, timeout=30).json()
+        runs += page.get("runs", [])
+        token = page.get("next_page_token")
+        if not token:
+            return runs

@@ -42,14 +42,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(backend: str, workdir: Path) -> Iterator[str]:
+def _start_server(
+    backend: str, workdir: Path, *, artifacts: str | None = None, audit: str | None = None
+) -> Iterator[str]:
     port = _free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
         [
             str(mlflow), "server", "--backend-store-uri", backend,
-            "--artifacts-destination", (workdir / "artifacts").as_uri(), "--serve-artifacts",
+            "--artifacts-destination", artifacts or (workdir / "artifacts").as_uri(),
+            "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ],
         # The server has the plugin (installed with the package) and the keys: the UI's
@@ -57,7 +60,7 @@ def _start_server(backend: str, workdir: Path) -> Iterator[str]:
         env={
             **os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "GOVERNANCE_STORE": str(TEST_STORE), "GOVERNANCE_KEYRING": str(TEST_KEYRING),
-            "GOVERNANCE_AUDIT": str(TEST_AUDIT),
+            "GOVERNANCE_AUDIT": audit or str(TEST_AUDIT),
         },
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
