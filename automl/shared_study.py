@@ -200,13 +200,19 @@ def finish_shared(study: optuna.Study, *, budget: Budget, run: Callable[..., str
     """Close the study to new trials; wait a little for the workers' running trials, and run
     retries of dead workers' trials that no worker took."""
     close_to_workers(study)
-    # Most of what is kept back is for the ensemble and refit; a part may go to waiting.
+    # Workers' trials end with the trial time (the quota may have been reached before it);
+    # a part of what is kept back for the ensemble and refit may go to waiting for stragglers.
     grace = min(WAIT_FOR_WORKERS_S, 0.5 * budget.refit_reserve_s)
-    until = budget.clock() + grace if budget.end is not None else float("inf")
+    until = float("inf")
+    if budget.end is not None:
+        until = budget.clock() + max(0.0, budget.search_left()) + grace
     while True:
         running, waiting = wait_for_others(study, until=until, clock=budget.clock)
-        if waiting and budget.clock() < until:
-            run(done_before=0, n_trials=waiting)
+        if (
+            waiting
+            and budget.clock() < until
+            and run(done_before=0, n_trials=waiting) != ("time_budget_s")
+        ):
             continue
         if running:
             logging.getLogger(__name__).warning(

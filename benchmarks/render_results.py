@@ -198,6 +198,40 @@ def _monitor_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return lines
 
 
+def _distributed_section(data: dict) -> list[str]:  # type: ignore[type-arg]
+    lines = [
+        "## Scale-out: one study, several processes (issue 10)",
+        "",
+        f"Machine: {data['machine']}. Commit {data['commit']}. Command: `{data['command']}`.",
+        "",
+        "Completed trials per minute of a CPU-bound search (the demo data, a family whose every "
+        "trial costs the same: 150 boosting rounds x 3 folds, one thread each), with the "
+        "coordinator alone and with the coordinator and one `automl worker` process, sharing "
+        "the study on PostgreSQL. Target: at least 1.7 x with two processes on two cores. "
+        f"Speed-up: **{data['speedup']:.2f} x**.",
+        "",
+        "| processes | complete trials | span s | trials per minute |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in data["throughput"]:
+        lines.append(
+            f"| {row['processes']} | {row['complete']} | {row['span_s']:.1f} | "
+            f"{row['trials_per_min']:.1f} |"
+        )
+    lines += [
+        "",
+        "What the storage costs per trial (an objective that does nothing, Optuna's random "
+        "sampler, so the time is the storage's; PostgreSQL as the search opens it: heartbeats "
+        "and the quota check):",
+        "",
+        "| storage | trials | ms per trial |",
+        "|---|---:|---:|",
+    ]
+    for row in data["storage_overhead"]:
+        lines.append(f"| {row['storage']} | {row['trials']} | {row['ms_per_trial']:.2f} |")
+    return [*lines, ""]
+
+
 def results_markdown(peers: Path) -> str:
     """RESULTS.md from the JSON files beside this script and the peers' JSON lines."""
     parts = [
@@ -214,6 +248,7 @@ def results_markdown(peers: Path) -> str:
         ("sealed_store.json", _sealed_section),
         ("audit_log.json", _audit_section),
         ("monitor_scale.json", _monitor_section),
+        ("distributed.json", _distributed_section),
     )
     for name, render in sections:
         path = HERE / name
