@@ -60,7 +60,14 @@ def open_study(
                 direction="maximize",
                 load_if_exists=True,
             )
-        except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as exc:
+        # RuntimeError: Optuna's schema check, e.g. a database another application's tables
+        # (MLflow's alembic_version) share; Optuna needs a database of its own.
+        except (
+            ValueError,
+            ImportError,
+            RuntimeError,
+            optuna.exceptions.StorageInternalError,
+        ) as exc:
             raise SearchError(
                 f"cannot open the Optuna study in storage {redact_url(storage)}: "
                 f"{str(exc).splitlines()[0]}"

@@ -121,34 +121,39 @@ def test_a_worker_killed_mid_trial_is_retried_and_the_study_completes(
 
 
 @pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh PostgreSQL database for the study, the MLflow server and the audit log."""
+def databases() -> Iterator[tuple[str, str]]:
+    """Two fresh PostgreSQL databases: the study and the audit log, and the MLflow server's
+    (Optuna and MLflow both keep an alembic_version table, so they cannot share one)."""
     import psycopg
 
-    name = f"scale_{uuid.uuid4().hex[:8]}"
+    names = [f"scale_{uuid.uuid4().hex[:8]}", f"scale_mlflow_{uuid.uuid4().hex[:8]}"]
     admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for name in names:
+            conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        base = PG_URL.rsplit("/", 1)[0]
+        yield f"{base}/{names[0]}", f"{base}/{names[1]}"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_workers_share_an_mlflow_server_and_the_audit_log_on_postgresql(
     tmp_path: Path, write_params: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch,
-    database: str,
+    databases: tuple[str, str],
 ) -> None:  # fmt: skip
     """Three processes log their trials concurrently to one MLflow server (PostgreSQL backend,
     artifacts on governed://) and read the sealed data through one audit log on PostgreSQL:
     every trial is a run under the one search run, and the audit chain verifies."""
     from tests.automl.tracking.test_mlflow_server import _start_server
 
+    database, mlflow_database = databases
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GOVERNANCE_AUDIT", database)
     server = _start_server(
-        database, tmp_path, artifacts="governed:///mlflow-server", audit=database
+        mlflow_database, tmp_path, artifacts="governed:///mlflow-server", audit=database
     )
     uri = next(server)
     try:
@@ -179,10 +184,10 @@ def test_workers_share_an_mlflow_server_and_the_audit_log_on_postgresql(
         study = optuna.load_study(study_name=best["study_name"], storage=database)
         finished = [t for t in study.get_trials() if t.state.is_finished()]
         assert len(finished) == 18
-        runs = _child_runs(uri, parent)
-        numbers = sorted(int(r["data"]["tags"]["automl.trial"]) for r in runs)
+        tags = [{t["key"]: t["value"] for t in r["data"]["tags"]} for r in _child_runs(uri, parent)]
+        numbers = sorted(int(t["automl.trial"]) for t in tags)
         assert numbers == sorted(t.number for t in finished)  # none lost, none twice
-        assert len({r["data"]["tags"].get("automl.worker") for r in runs}) == 3
+        assert len({t.get("automl.worker") for t in tags}) == 3
     finally:
         server.close()
 
