@@ -225,3 +225,29 @@ def _child_runs(uri: str, parent: str) -> list[dict[str, Any]]:
         token = page.get("next_page_token")
         if not token:
             return runs
+
+
+def test_a_worker_refuses_what_it_cannot_join(
+    tmp_path: Path, write_params: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    prefix = f"refuse-{uuid.uuid4().hex[:8]}"
+    write_params(search={"storage": PG_URL, "study_name": prefix, "n_trials": 5})
+    _prepare(tmp_path, run_cli)
+
+    local = run_cli("automl", "worker", "--storage", "sqlite:///optuna.db")
+    assert local.code == 2
+    assert "needs the coordinator's storage on a database server" in local.err
+
+    other = run_cli("automl", "worker", "--study", "credit-0123456789ab")
+    assert other.code == 3
+    assert "was not made on this data and these search settings" in other.err
+    assert "dvc pull" in other.err
+
+    secret = run_cli("automl", "worker", "--storage", "postgresql://u:hunter2@127.0.0.1/test")
+    assert secret.code == 2 and "hunter2" not in secret.err + secret.out
+
+    alone = run_cli("automl", "worker", "--wait-s", "0")
+    assert alone.code == 1
+    assert f"no open study {prefix}-" in alone.err and "--wait-s" in alone.err

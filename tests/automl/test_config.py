@@ -102,6 +102,16 @@ def test_search_storage_with_password_is_refused_and_not_echoed() -> None:
     assert parse_params(base_params(search={"storage": "postgresql://optuna@db/o"}))
 
 
+def test_a_shared_search_needs_a_database_server_and_sane_heartbeats() -> None:
+    assert "shared: true needs a database server" in error_of(
+        base_params(search={"shared": True, "storage": "sqlite:///optuna.db"})
+    )
+    message = error_of(base_params(search={"heartbeat_interval_s": 10, "heartbeat_grace_s": 15}))
+    assert "heartbeat_grace_s = 15 must be at least twice heartbeat_interval_s = 10" in message
+    shared = {"shared": True, "storage": "postgresql+psycopg://optuna@db/optuna"}
+    assert parse_params(base_params(search=shared)).search.shared
+
+
 def test_sql_needs_exactly_one_of_url_and_url_env() -> None:
     source = {"type": "sql", "query": "select 1", "url": "sqlite://", "url_env": "DB"}
     assert "set exactly one of url" in error_of(base_params(ingest={"source": source}))
