@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from pydantic import ValidationError
 
 from automl.config import Params, SearchParams, is_server_storage, load_params
+from automl.config_messages import format_error
 from automl.events import SearchObserver
 from automl.exceptions import ConfigError, DataError, SearchError
 from automl.redact import redact_url
@@ -63,7 +65,11 @@ def run_worker(
     overrides: dict[str, object] = {"storage": url}
     if n_jobs is not None:
         overrides["n_jobs"] = n_jobs
-    settings = SearchParams.model_validate({**params.search.model_dump(), **overrides})
+    try:
+        settings = SearchParams.model_validate({**params.search.model_dump(), **overrides})
+    except ValidationError as exc:
+        lines = [f"search.{format_error(e, SearchParams)}" for e in exc.errors()]
+        raise ConfigError("automl worker: " + "\n".join(lines)) from None
     checks = read_stage_json(checks_in, made_by="prepare")
     X, y = training_table(train_in, checks, params)
     name = study_name(params, checks, X, y)
