@@ -157,7 +157,8 @@ class Objective:
         if self.budget.search_left() <= left + 0.01:
             # The budget's end, not the trial limit, is in the way. The search stops when no
             # family could finish a typical trial in the time left, or when TPE keeps
-            # proposing trials too slow for it (refusals cost nothing, but fill the records).
+            # proposing trials too slow for it (refusals cost no time, but fill the records
+            # and, in a shared study, its quota).
             self.refused_at_end += 1
             if (
                 self.refused_at_end >= REFUSALS_BEFORE_STOP

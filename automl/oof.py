@@ -12,6 +12,7 @@ otherwise leave only that family's near-copies to choose from.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from automl.ensemble import Candidate, refit_seconds
+from automl.budget import Budget
+from automl.data.task import Task
+from automl.ensemble import Candidate, Ensemble, refit_seconds, select_ensemble
+
+logger = logging.getLogger(__name__)
 
 # Candidates for the ensemble: the best trials by CV score, and the best of each family.
 KEEP = 20
@@ -104,3 +109,35 @@ class AnswerStore:
         if self.score_call_s is None:
             return 0.0
         return self.score_call_s * len(self) * EXPECTED_ROUNDS + 0.2
+
+
+def ensemble_within_budget(
+    answers: AnswerStore,
+    *,
+    best_cv: float,
+    y: np.ndarray[Any, Any],
+    folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+    metric: str,
+    task: Task,
+    n_jobs: int,
+    budget: Budget,
+) -> Ensemble | None:
+    """Ensemble selection within what is left of the budget; None unless it beats the best
+    trial's CV score ``best_cv``."""
+    candidates = answers.candidates()
+    if len(candidates) < 2:
+        return None
+    deadline, refit_limit = None, float("inf")
+    left = budget.left()
+    if np.isfinite(left):
+        selecting = min(answers.selection_s(), 0.5 * max(0.0, left))
+        deadline = budget.clock() + selecting
+        refit_limit = left - selecting - 0.5
+    ensemble = select_ensemble(
+        candidates, y=y, folds=folds, metric=metric, task=task, refit_limit_s=refit_limit,
+        n_jobs=n_jobs, deadline=deadline, clock=budget.clock,
+    )  # fmt: skip
+    if ensemble is None or len(ensemble.members) < 2 or ensemble.cv_mean <= best_cv:
+        logger.info("no ensemble: it did not beat the best trial on CV")
+        return None
+    return ensemble

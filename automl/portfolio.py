@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.data.task import Task
+from automl.shared_study import StudyFull
 
 # Parameters only classifiers have; a regression search leaves them out.
 _CLASSIFIER_ONLY = frozenset({"class_weight"})
@@ -112,5 +113,7 @@ def enqueue_portfolio(study: Any, families: Iterable[str], task: Task) -> None:
         for config in portfolio(families, task):
             # A resumed or shared study already has them: they are not queued twice.
             study.enqueue_trial(config, skip_if_exists=True)
+    except StudyFull:
+        pass  # a shared study's quota is reached: the rest of the portfolio does not count
     finally:
         optuna.logging.set_verbosity(verbosity)

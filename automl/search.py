@@ -26,34 +26,21 @@ import pandas as pd
 from automl.budget import Budget
 from automl.config import SearchParams, is_server_storage
 from automl.data.task import Task
-from automl.ensemble import Ensemble, select_ensemble
+from automl.ensemble import Ensemble
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
 from automl.exceptions import ConfigError, DataError, SearchError
 from automl.families import Family, eligible_families
 from automl.families.early_stopping import applies as early_stopping_applies
-from automl.isolation import (
-    POOL,
-    SearchData,
-    write_search_data,
-)
+from automl.isolation import POOL, SearchData, write_search_data
 from automl.leaderboard import FINISHED, leaderboard, prefixed, record_of
 from automl.metrics import resolve_metric
 from automl.objective import Objective
-from automl.oof import AnswerStore
+from automl.oof import ensemble_within_budget
 from automl.portfolio import enqueue_portfolio
 from automl.preprocess import ColumnPlan, plan_columns
 from automl.redact import redact_url
-from automl.shared_study import (
-    finish_shared,
-    join,
-    open_to_workers,
-    publish_trials_end,
-)
-from automl.study import (
-    Heartbeat,
-    fail_interrupted_trials,
-    open_study,
-)
+from automl.shared_study import finish_shared, join, open_to_workers, prepare_for_trials
+from automl.study import Heartbeat, fail_interrupted_trials, open_study
 from automl.trials import Notifier, Role, best_mean, optimize
 from automl.validation import check_training_data
 
@@ -120,6 +107,109 @@ def run_search(
     and picks the model; ``worker`` joins an open one and only runs trials
     (:mod:`automl.shared_study`). ``sampler_seed`` defaults to ``settings.seed``, and to a
     random one for a worker, so workers do not all propose the same startup trials."""
+    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role=role,
+                    positive_class=positive_class)  # fmt: skip
+    budget = Budget(
+        time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
+    )
+    study, budget = _open(prep, role=role, sampler_seed=sampler_seed, budget=budget)
+    notifier, done_before = _begin(prep, study, budget=budget, observers=observers, role=role)
+    stopped_by, objective = _run_trials(
+        prep, study, budget=budget, notifier=notifier, role=role, done_before=done_before
+    )
+    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
+    complete = [r for r in records if r.state == "COMPLETE"]
+    best = max(complete, key=best_mean) if complete else None
+    ensemble = None
+    if prep.settings.ensemble and best is not None:
+        ensemble = ensemble_within_budget(
+            objective.answers, best_cv=best_mean(best), y=prep.target, folds=prep.folds,
+            metric=prep.metric, task=task, n_jobs=prep.settings.n_jobs, budget=budget,
+        )  # fmt: skip
+    end = _end(study, records, best=best, budget=budget, stopped_by=stopped_by, ensemble=ensemble)
+    for observer in observers:
+        observer.on_search_end(end)
+    if best is None:
+        raise SearchError(_no_model_message(records, settings))
+    return SearchResult(
+        study=study,
+        task=task,
+        metric=prep.metric,
+        plan=prep.plan,
+        classes=prep.classes,
+        records=records,
+        skipped=prep.skipped,
+        best=best,
+        duration_s=end.duration_s,
+        stopped_by=stopped_by,
+        new_trials=len(records) - done_before,
+        ensemble=ensemble,
+        early_stopping=prep.settings.early_stopping,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    study_name: str
+    trials_run: int  # by this process
+    stopped_by: str
+
+
+def run_worker_trials(
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: Task,
+    settings: SearchParams,
+    cv: int = 5,
+    observers: Sequence[SearchObserver] = (),
+    positive_class: Any = None,
+    clock: Callable[[], float] = time.monotonic,
+    sampler_seed: int | None = None,
+) -> WorkerOutcome:
+    """Join the open shared study ``settings.study_name`` and run its trials until it is full,
+    closed or out of time (:mod:`automl.shared_study`); the coordinator picks the model.
+    Raises StudyFull when the study is not open to workers."""
+    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role="worker",
+                    positive_class=positive_class)  # fmt: skip
+    budget = Budget(
+        time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
+    )
+    study, budget = _open(prep, role="worker", sampler_seed=sampler_seed, budget=budget)
+    notifier, _ = _begin(prep, study, budget=budget, observers=observers, role="worker")
+    stopped_by, _ = _run_trials(
+        prep, study, budget=budget, notifier=notifier, role="worker", done_before=0
+    )
+    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
+    complete = [r for r in records if r.state == "COMPLETE"]
+    best = max(complete, key=best_mean) if complete else None
+    end = _end(study, records, best=best, budget=budget, stopped_by=stopped_by, ensemble=None)
+    for observer in observers:
+        observer.on_search_end(end)
+    return WorkerOutcome(study.study_name, notifier.seen, stopped_by)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every role derives the same way from the data and settings."""
+
+    X: pd.DataFrame
+    target: np.ndarray[Any, Any]
+    classes: np.ndarray[Any, Any] | None
+    task: Task
+    metric: str
+    cv: int
+    plan: ColumnPlan
+    families: list[Family]
+    skipped: dict[str, str]
+    folds: list[Any]
+    settings: SearchParams
+
+
+def _prepare(
+    X: pd.DataFrame, y: pd.Series, *, task: Task, settings: SearchParams, cv: int, role: Role,
+    positive_class: Any,
+) -> _Prepared:  # fmt: skip
     metric = resolve_metric(settings.metric, task, key="metric")
     X, y = check_training_data(X, y, task=task, cv=cv)
     if role != "solo" and not is_server_storage(settings.storage):
@@ -127,9 +217,6 @@ def run_search(
             f"a {role} needs search.storage on a database server (postgresql://...), "
             f"not {redact_url(settings.storage)}"
         )
-    budget = Budget(
-        time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
-    )
     families, skipped = eligible_families(
         settings.families, n_rows=len(X), n_features=X.shape[1], task=task
     )
@@ -139,31 +226,37 @@ def run_search(
             f"none of the {X.shape[1]} columns of X can be used: all of them are entirely missing."
         )
     classes, target = _target(y, task=task, positive_class=positive_class)
-    folds = cv_folds(target, task=task, cv=cv, seed=settings.seed)
     # Decided once from the folds' size, so the trials and the refit fit the same kind of model.
     settings = settings.model_copy(
         update={"early_stopping": settings.early_stopping and early_stopping_applies(len(X), cv)}
     )
-    study, budget = _open(
-        settings, role=role, sampler_seed=sampler_seed, families=families, task=task,
-        budget=budget,
+    return _Prepared(
+        X=X, target=target, classes=classes, task=task, metric=metric, cv=cv, plan=plan,
+        families=list(families), skipped=skipped, settings=settings,
+        folds=cv_folds(target, task=task, cv=cv, seed=settings.seed),
     )  # fmt: skip
+
+
+def _begin(
+    prep: _Prepared, study: optuna.Study, *, budget: Budget, observers: Sequence[SearchObserver],
+    role: Role,
+) -> tuple[Notifier, int]:  # fmt: skip
+    """Tell the observers the search starts; a coordinator then opens the study to workers."""
     earlier = tuple(record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
-    done_before = len(earlier)
     notifier = Notifier(observers)
     start = SearchStart(
         study_name=study.study_name,
-        storage=redact_url(settings.storage),
-        task=task,
-        metric=metric,
-        families=tuple(f.name for f in families),
-        skipped=skipped,
-        n_rows=len(X),
-        n_features=X.shape[1],
-        cv=cv,
-        time_budget_s=settings.time_budget_s,
-        n_trials=settings.n_trials,
-        trials_already_done=done_before,
+        storage=redact_url(prep.settings.storage),
+        task=prep.task,
+        metric=prep.metric,
+        families=tuple(f.name for f in prep.families),
+        skipped=prep.skipped,
+        n_rows=len(prep.X),
+        n_features=prep.X.shape[1],
+        cv=prep.cv,
+        time_budget_s=prep.settings.time_budget_s,
+        n_trials=prep.settings.n_trials,
+        trials_already_done=len(earlier),
         earlier=earlier,
     )
     for observer in observers:
@@ -171,90 +264,72 @@ def run_search(
     for record in earlier:
         notifier.consider(record)
     if notifier.best is not None and role != "worker":
-        budget.reserve_for(notifier.best, cv)
+        budget.reserve_for(notifier.best, prep.cv)
     if role == "coordinator":
         shared: dict[str, Any] = {}
         for observer in observers:
             shared.update(observer.shared_attrs())
-        open_to_workers(study, n_trials=settings.n_trials, extra=shared)
-        publish_trials_end(study, budget.search_left() if budget.end is not None else None)
+        trials_for_s = budget.search_left() if budget.end is not None else None
+        open_to_workers(study, extra=shared, trials_for_s=trials_for_s)
+    return notifier, len(earlier)
 
+
+def _run_trials(
+    prep: _Prepared, study: optuna.Study, *, budget: Budget, notifier: Notifier, role: Role,
+    done_before: int,
+) -> tuple[str, Objective]:  # fmt: skip
+    settings = prep.settings
     POOL.warm_up(settings.n_jobs, settings.memory_limit_mb)
     with tempfile.TemporaryDirectory(prefix="automl-search-") as workdir:
         data_path = Path(workdir) / "data.pkl"
-        n_classes = 0 if classes is None else len(classes)
+        n_classes = 0 if prep.classes is None else len(prep.classes)
         write_search_data(
-            SearchData(X=X, y=target, folds=folds, plan=plan, scorer=metric, n_classes=n_classes),
+            SearchData(X=prep.X, y=prep.target, folds=prep.folds, plan=prep.plan,
+                       scorer=prep.metric, n_classes=n_classes),
             data_path,
-        )
+        )  # fmt: skip
         objective = Objective(
-            families={f.name: f for f in families},
-            task=task,
+            families={f.name: f for f in prep.families},
+            task=prep.task,
             settings=settings,
             data_path=data_path,
             budget=budget,
-            folds=folds,
-            cv=cv,
-            y=target,
-            metric=metric,
+            folds=prep.folds,
+            cv=prep.cv,
+            y=prep.target,
+            metric=prep.metric,
         )
         run = functools.partial(
             optimize, study, objective=objective, settings=settings, budget=budget,
-            notifier=notifier, cv=cv, role=role,
+            notifier=notifier, cv=prep.cv, role=role,
         )  # fmt: skip
         stopped_by = run(done_before=done_before)
         if role == "coordinator":
             finish_shared(study, budget=budget, run=run)
+    return stopped_by, objective
 
-    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
-    complete = [r for r in records if r.state == "COMPLETE"]
-    ensemble = None
-    if settings.ensemble and complete:
-        ensemble = _ensemble(
-            objective.answers, best=max(complete, key=best_mean), y=target, folds=folds,
-            metric=metric, task=task, settings=settings, budget=budget,
-        )  # fmt: skip
-    end = SearchEnd(
+
+def _end(
+    study: optuna.Study, records: list[TrialRecord], *, best: TrialRecord | None,
+    budget: Budget, stopped_by: str, ensemble: Ensemble | None,
+) -> SearchEnd:  # fmt: skip
+    return SearchEnd(
         study_name=study.study_name,
-        best=max(complete, key=best_mean) if complete else None,
-        n_complete=len(complete),
+        best=best,
+        n_complete=sum(r.state == "COMPLETE" for r in records),
         n_pruned=sum(r.state == "PRUNED" for r in records),
         n_failed=sum(r.state == "FAIL" for r in records),
         duration_s=budget.clock() - budget.start,
         stopped_by=stopped_by,
         ensemble=ensemble,
     )
-    for observer in observers:
-        observer.on_search_end(end)
-    if end.best is None:
-        raise SearchError(_no_model_message(records, settings))
-    return SearchResult(
-        study=study,
-        task=task,
-        metric=metric,
-        plan=plan,
-        classes=classes,
-        records=records,
-        skipped=skipped,
-        best=end.best,
-        duration_s=end.duration_s,
-        stopped_by=stopped_by,
-        new_trials=len(records) - done_before,
-        ensemble=ensemble,
-        early_stopping=settings.early_stopping,
-    )
 
 
 def _open(
-    settings: SearchParams,
-    *,
-    role: Role,
-    sampler_seed: int | None,
-    families: Sequence[Family],
-    task: Task,
-    budget: Budget,
+    prep: _Prepared, *, role: Role, sampler_seed: int | None, budget: Budget
 ) -> tuple[optuna.Study, Budget]:
     """The study, ready for this process's trials; a worker's budget is the shared one's."""
+    settings = prep.settings
     if sampler_seed is None:
         sampler_seed = secrets.randbits(32) if role == "worker" else settings.seed
     study = open_study(
@@ -273,12 +348,15 @@ def _open(
             budget = Budget(
                 time_budget_s=left, trial_limit_s=budget.trial_limit_s, clock=budget.clock
             )
+        return study, budget
+    # The study's own quota (a shared study's) is the coordinator's to set; solo, none applies.
+    prepare_for_trials(study, n_trials=settings.n_trials if role == "coordinator" else None)
     if role == "solo":
         interrupted = fail_interrupted_trials(study)
         if interrupted:
             logger.warning("marked %d trials interrupted by an earlier run as failed", interrupted)
-    if settings.portfolio and role != "worker":
-        enqueue_portfolio(study, [f.name for f in families], task)
+    if settings.portfolio:
+        enqueue_portfolio(study, [f.name for f in prep.families], prep.task)
     return study, budget
 
 
@@ -291,37 +369,6 @@ def _target(
     if task == "regression":
         return None, y.to_numpy(dtype=float)
     return encode_classes(y, positive_class=positive_class)
-
-
-def _ensemble(
-    answers: AnswerStore,
-    *,
-    best: TrialRecord,
-    y: np.ndarray[Any, Any],
-    folds: list[Any],
-    metric: str,
-    task: Task,
-    settings: SearchParams,
-    budget: Budget,
-) -> Ensemble | None:
-    """Ensemble selection within what is left of the budget; None unless it beats ``best``."""
-    candidates = answers.candidates()
-    if len(candidates) < 2:
-        return None
-    deadline, refit_limit = None, float("inf")
-    left = budget.left()
-    if np.isfinite(left):
-        selecting = min(answers.selection_s(), 0.5 * max(0.0, left))
-        deadline = budget.clock() + selecting
-        refit_limit = left - selecting - 0.5
-    ensemble = select_ensemble(
-        candidates, y=y, folds=folds, metric=metric, task=task, refit_limit_s=refit_limit,
-        n_jobs=settings.n_jobs, deadline=deadline, clock=budget.clock,
-    )  # fmt: skip
-    if ensemble is None or len(ensemble.members) < 2 or ensemble.cv_mean <= best_mean(best):
-        logger.info("no ensemble: it did not beat the best trial on CV")
-        return None
-    return ensemble
 
 
 def _no_model_message(records: list[TrialRecord], settings: SearchParams) -> str:

@@ -31,6 +31,8 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial
 
+from automl.exceptions import SearchError
+
 if TYPE_CHECKING:
     from automl.budget import Budget
 
@@ -47,7 +49,7 @@ WAIT_FOR_WORKERS_S = 30.0
 _RETRY = "retry_history"
 
 
-class StudyFull(Exception):  # noqa: N818 (a state, not a failure)
+class StudyFull(SearchError):  # noqa: N818 (a state, not a failure)
     """No trial may be started: the study holds all it was asked for, or was closed."""
 
 
@@ -66,6 +68,16 @@ class SharedStorage(optuna.storages.RDBStorage):
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                     max_retry=max_retry
                 ),
+            )
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        # Optuna's heartbeat thread stops for good at its first error: a blip of the database
+        # would leave a live trial to be taken for dead. Missing one beat is harmless.
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as exc:  # the next beat tries again
+            logging.getLogger(__name__).warning(
+                "could not record the heartbeat of trial %d: %s", trial_id, type(exc).__name__
             )
 
     def _get_prepared_new_trial(
@@ -133,11 +145,24 @@ def db_now(study: optuna.Study) -> float:
         return float(conn.execute(text(query)).scalar())
 
 
-def open_to_workers(study: optuna.Study, *, n_trials: int | None, extra: dict[str, Any]) -> None:
-    """Let workers join: the total they make together, and what they need (``extra``)."""
+def prepare_for_trials(study: optuna.Study, *, n_trials: int | None) -> None:
+    """Before any trial is queued: a coordinator sets the quota (``n_trials``, the total over
+    every process) and keeps workers out until it opens the study; a solo search (``None``)
+    lifts what an earlier shared run left, as no one shares it now."""
+    attrs = study.user_attrs
+    if n_trials is None and attrs.get(STATUS) is None and attrs.get(N_TRIALS) is None:
+        return
     study.set_user_attr(N_TRIALS, n_trials)
+    study.set_user_attr(STATUS, "preparing" if n_trials is not None else None)
+
+
+def open_to_workers(
+    study: optuna.Study, *, extra: dict[str, Any], trials_for_s: float | None
+) -> None:
+    """Let workers join, once they can find what they need (``extra``) and when trials end."""
     for key, value in extra.items():
         study.set_user_attr(key, value)
+    publish_trials_end(study, trials_for_s)
     study.set_user_attr(STATUS, "open")
 
 
@@ -185,15 +210,50 @@ def wait_for_others(
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
+    silent = _Silent(study, clock)
     while True:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             fail_stale_trials(study)
+        silent.fail_the_long_silent()
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
         if waiting or not running or clock() >= until:
             return running, waiting
         sleep(min(POLL_S, max(0.0, until - clock())))
+
+
+class _Silent:
+    """Running trials that never recorded a heartbeat. Optuna's stale check skips them, yet a
+    worker killed between taking a trial and its first heartbeat leaves one behind; waited for
+    forever, it would stall the coordinator. Timed on this process's clock (the trial's start
+    time is the other host's), they are failed and queued again like stale ones."""
+
+    def __init__(self, study: optuna.Study, clock: Callable[[], float]) -> None:
+        self.study = study
+        self.clock = clock
+        self.first_seen: dict[int, float] = {}
+
+    def fail_the_long_silent(self) -> None:
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+
+        storage: Any = getattr(self.study._storage, "_backend", self.study._storage)
+        grace = float(storage.grace_period or 0)
+        now = self.clock()
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            with storage.scoped_session() as session:
+                beating = models.TrialHeartbeatModel.where_trial_id(trial._trial_id, session)
+            if beating is not None:
+                self.first_seen.pop(trial._trial_id, None)
+                continue
+            seen = self.first_seen.setdefault(trial._trial_id, now)
+            if now - seen > grace and storage.set_trial_state_values(
+                trial._trial_id, state=TrialState.FAIL
+            ):
+                callback = storage.get_heartbeat_stale_trial_callback()
+                if callback is not None:
+                    callback(self.study, storage.get_trial(trial._trial_id))
 
 
 def finish_shared(study: optuna.Study, *, budget: Budget, run: Callable[..., str]) -> None:

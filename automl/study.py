@@ -12,6 +12,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from automl.exceptions import SearchError
 from automl.redact import redact_url
@@ -67,10 +68,11 @@ def open_study(
             ImportError,
             RuntimeError,
             optuna.exceptions.StorageInternalError,
+            SQLAlchemyError,  # e.g. the database server cannot be reached
         ) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise SearchError(
-                f"cannot open the Optuna study in storage {redact_url(storage)}: "
-                f"{str(exc).splitlines()[0]}"
+                f"cannot open the Optuna study in storage {redact_url(storage)}: {reason}"
             ) from None
 
 

@@ -8,6 +8,7 @@ publishes when trials must end, and a worker follows it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Literal
@@ -19,11 +20,13 @@ from optuna.trial import FrozenTrial
 from automl.budget import Budget, refit_estimate
 from automl.config import SearchParams
 from automl.events import SearchObserver, TrialRecord
+from automl.exceptions import SearchError
 from automl.leaderboard import record_of
 from automl.objective import Objective, TrialFailedError
 from automl.shared_study import StudyFull, publish_trials_end, trials_end_in
 from automl.study import quiet_optuna
 
+logger = logging.getLogger(__name__)
 Role = Literal["solo", "coordinator", "worker"]
 # The most of the time budget kept back for selecting and refitting an ensemble.
 ENSEMBLE_SHARE = 0.2
@@ -40,6 +43,7 @@ class Notifier:
         self.observers = list(observers)
         self.lock = threading.Lock()
         self.best: TrialRecord | None = None
+        self.seen = 0  # trials this process finished
 
     def consider(self, record: TrialRecord) -> None:
         if record.state == "COMPLETE" and (
@@ -49,6 +53,7 @@ class Notifier:
 
     def trial_done(self, record: TrialRecord) -> None:
         with self.lock:
+            self.seen += 1
             self.consider(record)
             for observer in self.observers:
                 observer.on_trial_end(record, self.best)
@@ -75,6 +80,8 @@ def optimize(
     if budget.search_left() <= 0:
         return "time_budget_s"
     reason = {"value": "n_trials" if remaining is not None else "time_budget_s"}
+    # What workers were last told is kept back (so small changes cannot add up unannounced).
+    published = {"reserve": budget.refit_reserve_s}
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         record = record_of(trial)
@@ -92,22 +99,42 @@ def optimize(
                 cap = max(keep, ENSEMBLE_SHARE * (budget.end - budget.start))
                 wanted = objective.answers.expected_refit_s(settings.n_jobs)
                 keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
-            if role == "coordinator" and abs(keep - budget.refit_reserve_s) >= 1.0:
-                publish_trials_end(study, budget.search_left() + budget.refit_reserve_s - keep)
             budget.reserve(keep)
+            if role == "coordinator" and abs(keep - published["reserve"]) >= 1.0:
+                publish_trials_end(study, budget.search_left())
+                published["reserve"] = keep
         if budget.search_left() <= 0.5:
             reason["value"] = "time_budget_s"
             study.stop()
 
-    try:
-        with quiet_optuna():
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                n_jobs=settings.n_jobs,
-                catch=(TrialFailedError,),
-                callbacks=[after_trial],
-            )
-    except StudyFull as full:
-        return "n_trials" if "trials" in str(full) else "closed"
-    return reason["value"]
+    while True:
+        try:
+            with quiet_optuna():
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    n_jobs=settings.n_jobs,
+                    catch=(TrialFailedError,),
+                    callbacks=[after_trial],
+                )
+            return reason["value"]
+        except StudyFull as full:
+            return "n_trials" if "trials" in str(full) else "closed"
+        except optuna.exceptions.StorageInternalError as exc:
+            cause = str(exc.__cause__ or exc).strip().splitlines()[0]
+            raise SearchError(f"the study's database failed: {cause}") from None
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+            # In a shared study, a trial whose heartbeats were late (a database blip, a paused
+            # host) is failed and run again elsewhere; telling its result then fails. The
+            # trial is someone else's now: go on with the next.
+            if role == "solo" or not _finished_elsewhere(exc):
+                raise
+            logger.warning("a trial of this process was taken for dead and is run elsewhere")
+            if remaining is not None or budget.search_left() <= 0.5:
+                return reason["value"]
+
+
+def _finished_elsewhere(exc: Exception) -> bool:
+    return isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or str(exc).startswith(
+        "Cannot tell a"
+    )

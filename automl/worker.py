@@ -25,7 +25,7 @@ from automl.config_messages import format_error
 from automl.events import SearchObserver
 from automl.exceptions import ConfigError, DataError, SearchError
 from automl.redact import redact_url
-from automl.search import run_search
+from automl.search import run_worker_trials
 from automl.shared_study import STATUS, StudyFull
 from automl.stages._io import read_stage_json
 from automl.stages.search import study_name, training_table
@@ -83,25 +83,33 @@ def run_worker(
     settings = settings.model_copy(update={"study_name": name})
     tracker = _attached_tracker(params, url, name)
     try:
-        result = run_search(
+        outcome = run_worker_trials(
             X, y, task=checks["task"], settings=settings, cv=params.split.cv_folds,
-            role="worker", observers=(*observers, *tracker),
+            observers=(*observers, *tracker),
         )  # fmt: skip
     except StudyFull as full:
         return WorkerReport(name, 0, str(full))
-    return WorkerReport(name, result.new_trials, result.stopped_by)
+    return WorkerReport(name, outcome.trials_run, outcome.stopped_by)
 
 
 def _wait_until_open(
     url: str, name: str, wait_s: float, *, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Wait up to ``wait_s`` for the coordinator to open study ``name``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     until = clock() + wait_s
     while True:
-        if name in optuna.study.get_all_study_names(storage=url):
-            attrs = optuna.load_study(study_name=name, storage=url).user_attrs
-            if attrs.get(STATUS) == "open":
-                return
+        try:
+            if name in optuna.study.get_all_study_names(storage=url):
+                attrs = optuna.load_study(study_name=name, storage=url).user_attrs
+                if attrs.get(STATUS) == "open":
+                    return
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SearchError(
+                f"cannot reach the study's database {redact_url(url)}: {reason}"
+            ) from None
         if clock() >= until:
             raise SearchError(
                 f"no open study {name} in {redact_url(url)}: start the coordinator (dvc repro "

@@ -49,6 +49,8 @@ def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Se
         "cv": params.split.cv_folds,
         "seed": search.seed,
         "pruning": search.pruning,
+        # A shared study has a quota and workers; a solo one on the same data is another study.
+        "shared": search.shared,
         "early_stopping": search.early_stopping,
         "version": __version__,
     }

@@ -10,7 +10,16 @@ import uuid
 import optuna
 import pytest
 
-from automl.shared_study import N_TRIALS, STATUS, SharedStorage, StudyFull, used_trials
+from automl.portfolio import enqueue_portfolio
+from automl.shared_study import (
+    N_TRIALS,
+    STATUS,
+    SharedStorage,
+    StudyFull,
+    prepare_for_trials,
+    used_trials,
+    wait_for_others,
+)
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.postgres
@@ -89,3 +98,28 @@ def test_a_dead_workers_trial_is_retried_in_its_place() -> None:
     study.tell(retry, 0.5)
     with pytest.raises(StudyFull):
         study.ask()
+
+
+def test_a_trial_that_never_beat_is_failed_and_queued_again_after_the_grace() -> None:
+    """A worker killed between taking a trial and its first heartbeat leaves a RUNNING trial
+    Optuna's stale check never sees; the coordinator's wait must not hang on it."""
+    name = _new_study(quota=5)
+    study = optuna.load_study(study_name=name, storage=_storage(grace_s=3))
+    study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})  # no heartbeat, ever
+    ticks = iter(range(0, 1000, 2))  # each look at the clock, two seconds later
+    running, waiting = wait_for_others(
+        study, until=float("inf"), clock=lambda: float(next(ticks)), sleep=lambda s: None
+    )
+    assert (running, waiting) == (0, 1)
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "WAITING"]
+
+
+def test_the_portfolio_is_queued_only_up_to_the_quota() -> None:
+    name = _new_study(quota=None)
+    study = optuna.load_study(study_name=name, storage=_storage())
+    prepare_for_trials(study, n_trials=3)
+    enqueue_portfolio(study, ["lightgbm", "xgboost", "hist_gradient_boosting", "linear"], "binary")
+    assert len(study.get_trials()) == 3
+    assert study.user_attrs[STATUS] == "preparing"
+    prepare_for_trials(study, n_trials=None)  # a solo run lifts the quota
+    assert study.user_attrs.get(N_TRIALS) is None and study.user_attrs.get(STATUS) is None
