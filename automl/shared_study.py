@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -167,7 +168,11 @@ def open_to_workers(
 
 
 def publish_trials_end(study: optuna.Study, seconds_from_now: float | None) -> None:
-    end = None if seconds_from_now is None else db_now(study) + seconds_from_now
+    """When trials must end; None (or an endless time) for a study without a time budget."""
+    if seconds_from_now is None or not math.isfinite(seconds_from_now):
+        end = None
+    else:
+        end = db_now(study) + seconds_from_now
     study.set_user_attr(TRIALS_END, end)
 
 

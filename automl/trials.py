@@ -100,7 +100,8 @@ def optimize(
                 wanted = objective.answers.expected_refit_s(settings.n_jobs)
                 keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
             budget.reserve(keep)
-            if role == "coordinator" and abs(keep - published["reserve"]) >= 1.0:
+            moved = abs(keep - published["reserve"]) >= 1.0
+            if role == "coordinator" and budget.end is not None and moved:
                 publish_trials_end(study, budget.search_left())
                 published["reserve"] = keep
         if budget.search_left() <= 0.5:

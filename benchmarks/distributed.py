@@ -39,7 +39,7 @@ from common import git_commit, machine  # noqa: E402
 
 from automl.config import DataParams, PrepareParams, SearchParams, SplitParams  # noqa: E402
 from automl.data import load_demo, prepare_dataset  # noqa: E402
-from automl.search import run_search  # noqa: E402
+from automl.search import run_search, run_worker_trials  # noqa: E402
 from automl.shared_study import STATUS  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def _worker(pg: str, name: str, trials: int) -> None:
         if name in names and _status(pg, name) == "open":
             break
         time.sleep(0.2)
-    run_search(X, y, task="binary", settings=_settings(pg, name, trials), cv=3, role="worker")
+    run_worker_trials(X, y, task="binary", settings=_settings(pg, name, trials), cv=3)
 
 
 def _status(pg: str, name: str) -> Any:
@@ -91,11 +91,22 @@ def throughput(pg: str, processes: int, trials: int) -> dict[str, Any]:
     start = min(t.datetime_start for t in done if t.datetime_start is not None)
     end = max(t.datetime_complete for t in done if t.datetime_complete is not None)
     span = (end - start).total_seconds()
+    # Steady state: while every process runs trials (a worker starts a few seconds after the
+    # coordinator, and the last trials finish one by one as the quota runs out).
+    by_process: dict[str, list[Any]] = {}
+    for t in done:
+        by_process.setdefault(str(t.user_attrs.get("worker")), []).append(t)
+    both_from = max(min(t.datetime_start for t in ts) for ts in by_process.values())
+    both_until = min(max(t.datetime_complete for t in ts) for ts in by_process.values())
+    window = (both_until - both_from).total_seconds()
+    inside = sum(both_from < t.datetime_complete <= both_until for t in done)
     return {
         "processes": processes,
         "complete": len(done),
         "span_s": round(span, 2),
         "trials_per_min": round(60 * len(done) / span, 2),
+        "steady_window_s": round(window, 2),
+        "steady_trials_per_min": round(60 * inside / window, 2),
     }
 
 
@@ -132,6 +143,7 @@ def main() -> None:
     result = {
         "throughput": [one, two],
         "speedup": round(two["trials_per_min"] / one["trials_per_min"], 2),
+        "steady_speedup": round(two["steady_trials_per_min"] / one["steady_trials_per_min"], 2),
         "storage_overhead": costs,
         "machine": machine(),
         "commit": git_commit(),

@@ -14,9 +14,12 @@ from automl.portfolio import enqueue_portfolio
 from automl.shared_study import (
     N_TRIALS,
     STATUS,
+    TRIALS_END,
     SharedStorage,
     StudyFull,
     prepare_for_trials,
+    publish_trials_end,
+    trials_end_in,
     used_trials,
     wait_for_others,
 )
@@ -123,3 +126,12 @@ def test_the_portfolio_is_queued_only_up_to_the_quota() -> None:
     assert study.user_attrs[STATUS] == "preparing"
     prepare_for_trials(study, n_trials=None)  # a solo run lifts the quota
     assert study.user_attrs.get(N_TRIALS) is None and study.user_attrs.get(STATUS) is None
+
+
+def test_an_endless_trial_time_is_published_as_none() -> None:
+    study = optuna.load_study(study_name=_new_study(quota=None), storage=_storage())
+    publish_trials_end(study, float("inf"))  # a search without a time budget
+    assert study.user_attrs[TRIALS_END] is None and trials_end_in(study) is None
+    publish_trials_end(study, 30.0)
+    left = trials_end_in(study)
+    assert left is not None and 25.0 < left <= 30.0
