@@ -96,27 +96,40 @@ def _wait_until_open(
     url: str, name: str, wait_s: float, *, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Wait up to ``wait_s`` for the coordinator to open study ``name``."""
+    from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
     until = clock() + wait_s
-    while True:
-        try:
-            if name in optuna.study.get_all_study_names(storage=url):
-                attrs = optuna.load_study(study_name=name, storage=url).user_attrs
-                if attrs.get(STATUS) == "open":
+    engine = create_engine(url)
+    try:
+        while True:
+            try:
+                # Optuna creates its tables on first use, and creators racing on an empty
+                # database collide: a worker waits for the coordinator's (the version table is
+                # made last) instead of making them itself.
+                if inspect(engine).has_table("alembic_version") and _is_open(url, name):
                     return
-        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise SearchError(
-                f"cannot reach the study's database {redact_url(url)}: {reason}"
-            ) from None
-        if clock() >= until:
-            raise SearchError(
-                f"no open study {name} in {redact_url(url)}: start the coordinator (dvc repro "
-                f"with search.shared: true and this storage) or let the worker wait for it "
-                f"with --wait-s"
-            )
-        time.sleep(1.0)
+            except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+                if clock() >= until:
+                    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                    raise SearchError(
+                        f"cannot reach the study's database {redact_url(url)}: {reason}"
+                    ) from None
+            if clock() >= until:
+                raise SearchError(
+                    f"no open study {name} in {redact_url(url)}: start the coordinator (dvc "
+                    f"repro with search.shared: true and this storage) or let the worker wait "
+                    f"for it with --wait-s"
+                )
+            time.sleep(1.0)
+    finally:
+        engine.dispose()
+
+
+def _is_open(url: str, name: str) -> bool:
+    if name not in optuna.study.get_all_study_names(storage=url):
+        return False
+    return optuna.load_study(study_name=name, storage=url).user_attrs.get(STATUS) == "open"
 
 
 def _attached_tracker(params: Params, url: str, name: str) -> tuple[SearchObserver, ...]:
