@@ -61,6 +61,7 @@ def test_small_data_is_decided_once_for_the_folds_and_the_refit() -> None:
     # 1,100 rows in 5 folds: training folds of 880 rows hold out no slice, so neither does
     # the refit on all 1,100 (it must fit the kind of model the trials scored).
     assert not applies(1100, 5)
+    assert not applies(MIN_ROWS * 5 // 4 - 2, 5)
     assert applies(MIN_ROWS * 5 // 4 + 1, 5)
     X, y = _data("binary", 1100)
     model = FAMILIES["lightgbm"].build(
