@@ -35,13 +35,21 @@ class Budget:
             return float("inf")
         return self.end - self.refit_reserve_s - self.clock()
 
-    def trial_deadline(self) -> float | None:
-        candidates = []
-        if self.end is not None:
-            candidates.append(self.end - self.refit_reserve_s)
-        if self.trial_limit_s is not None:
-            candidates.append(self.clock() + self.trial_limit_s)
-        return min(candidates) if candidates else None
+    def trial_deadline(self) -> Callable[[], float | None]:
+        """The deadline of a trial that starts now, as a function of the time it is asked.
+
+        The trial's own limit is fixed at its start, but the search's end moves earlier when a
+        better trial raises the time kept back for the refit: a trial already running must stop
+        by then too, or it eats the refit's time."""
+        limit_at = None if self.trial_limit_s is None else self.clock() + self.trial_limit_s
+
+        def deadline() -> float | None:
+            candidates = [] if limit_at is None else [limit_at]
+            if self.end is not None:
+                candidates.append(self.end - self.refit_reserve_s)
+            return min(candidates) if candidates else None
+
+        return deadline
 
     def left(self) -> float:
         """Seconds until the whole budget ends (infinite without a time budget)."""

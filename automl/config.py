@@ -1,8 +1,9 @@
 """Typed, validated models of params.yaml, one section per stage.
 
 Every knob of the pipeline lives in params.yaml; this module is the only place that reads it
-(the sections of evaluate, register and model_card are in config_release.py, the base model and
-checked types in config_types.py; all are importable from here).
+(the sections of evaluate, register and model_card are in config_release.py, the ingest
+sources in config_sources.py, the base model and checked types in config_types.py; all are
+importable from here).
 Validation errors name the key path, the bad value and what is allowed, e.g.
 ``params.yaml: split.test_size = 1.5: must be between 0 and 1``. Values of keys that may hold
 secrets (database URLs) are never echoed.
@@ -32,6 +33,14 @@ from automl.config_release import (
     GroupParams,
     ModelCardParams,
     RegisterParams,
+)
+from automl.config_sources import (
+    CsvSource,
+    DemoSource,
+    IngestParams,
+    ParquetSource,
+    Source,
+    SqlSource,
 )
 from automl.config_types import (
     HalfOpenFraction,
@@ -85,64 +94,6 @@ class DataParams(Section):
 
     target: NonEmptyStr
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
-
-
-# --------------------------------------------------------------------------------------------
-# ingest
-
-
-class DemoSource(Section):
-    """The bundled demo credit-scoring dataset (see automl/data/demo/README.md)."""
-
-    type: Literal["demo"]
-    name: Literal["credit"] = "credit"
-
-
-class CsvSource(Section):
-    type: Literal["csv"]
-    path: NonEmptyStr
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    encoding: NonEmptyStr = "utf-8"
-    decimal: Literal[".", ","] = "."
-    na_values: list[str] = Field(default_factory=list)
-
-
-class ParquetSource(Section):
-    type: Literal["parquet"]
-    path: NonEmptyStr
-    columns: list[str] | None = None
-
-
-class SqlSource(Section):
-    """A query through an SQLAlchemy URL, given inline (no password) or by environment variable."""
-
-    type: Literal["sql"]
-    query: NonEmptyStr
-    url: str | None = None
-    url_env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_url(self) -> SqlSource:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError(
-                "set exactly one of url (an SQLAlchemy URL without a password) or url_env "
-                "(the name of an environment variable holding the URL)"
-            )
-        if self.url is not None and has_secret(self.url):
-            raise ValueError(
-                "url contains a password or another secret, and params.yaml is committed to "
-                "git: put the URL in an environment variable and set url_env to its name instead"
-            )
-        return self
-
-
-Source = Annotated[DemoSource | CsvSource | ParquetSource | SqlSource, Field(discriminator="type")]
-
-
-class IngestParams(Section):
-    """``ingest``: where the raw data comes from."""
-
-    source: Source
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ from automl.families.base import BuildContext, Family
 from automl.predictions import fold_predictions, score_predictions
 from automl.preprocess import ColumnPlan, build_pipeline
 
+# How often a running trial asks a deadline that can move whether it has moved.
+DEADLINE_RECHECK_S = 0.5
 # How long a new worker may take to import its libraries and say it is ready.
 _STARTUP_TIMEOUT_S = 120.0
 
@@ -192,13 +194,15 @@ atexit.register(POOL.close)
 def run_isolated(
     job: TrialJob,
     *,
-    deadline: float | None,
+    deadline: float | Callable[[], float | None] | None,
     on_fold: Callable[[FoldResult], bool],
     memory_limit_mb: int | None = None,
 ) -> TrialOutcome:
     """Run ``job`` in a worker; ``on_fold`` returns False to stop after that fold (pruning).
 
-    ``deadline`` is a ``time.monotonic()`` value; past it the worker is killed.
+    ``deadline`` is a ``time.monotonic()`` value, or a function giving it, asked again at least
+    every ``DEADLINE_RECHECK_S`` (a deadline that can move earlier); past it the worker is
+    killed.
     """
     outcome = TrialOutcome()
     worker = POOL.acquire(memory_limit_mb)
@@ -207,8 +211,7 @@ def run_isolated(
         worker.wait_ready()
         worker.send.send(("trial", job))
         while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not worker.recv.poll(timeout):
+            if not _wait_for_message(worker.recv, deadline):
                 outcome.stopped = "time"
                 break
             try:
@@ -239,6 +242,21 @@ def run_isolated(
         else:
             worker.kill()
     return outcome
+
+
+def _wait_for_message(
+    recv: Connection, deadline: float | Callable[[], float | None] | None
+) -> bool:
+    """Whether a message came before the deadline (asked again while waiting if it can move)."""
+    while True:
+        limit = deadline() if callable(deadline) else deadline
+        timeout = None if limit is None else max(0.0, limit - time.monotonic())
+        if callable(deadline) and timeout is not None:
+            timeout = min(timeout, DEADLINE_RECHECK_S)
+        if recv.poll(timeout):
+            return True
+        if limit is not None and time.monotonic() >= limit:
+            return False
 
 
 # --------------------------------------------------------------------------------------------

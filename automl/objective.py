@@ -73,10 +73,11 @@ class Objective:
         # (and retried) by their heartbeats; this says whose they were.
         trial.set_user_attr("worker", WORKER)
         deadline = self.budget.trial_deadline()
-        if deadline is not None and deadline - self.budget.clock() < 0.5:
+        starting_deadline = deadline()
+        if starting_deadline is not None and starting_deadline - self.budget.clock() < 0.5:
             trial.study.stop()
             self._fail(trial, "not started: the time budget ran out")
-        self._admit(trial, family.name, params, deadline)
+        self._admit(trial, family.name, params, starting_deadline)
         job = TrialJob(
             data_path=self.data_path,
             family=family,

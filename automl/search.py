@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -95,7 +95,7 @@ def run_search(
     task: Task,
     settings: SearchParams,
     cv: int = 5,
-    role: Role = "solo",
+    role: Literal["solo", "coordinator"] = "solo",
     observers: Sequence[SearchObserver] = (),
     positive_class: Any = None,
     clock: Callable[[], float] = time.monotonic,
@@ -104,35 +104,25 @@ def run_search(
     """Search for the best pipeline on (X, y); see the module docstring.
 
     ``role``: ``solo`` owns its study; ``coordinator`` opens it to ``automl worker`` processes
-    and picks the model; ``worker`` joins an open one and only runs trials
-    (:mod:`automl.shared_study`). ``sampler_seed`` defaults to ``settings.seed``, and to a
-    random one for a worker, so workers do not all propose the same startup trials."""
-    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role=role,
-                    positive_class=positive_class)  # fmt: skip
-    budget = Budget(
-        time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
-    )
-    study, budget = _open(prep, role=role, sampler_seed=sampler_seed, budget=budget)
-    notifier, done_before = _begin(prep, study, budget=budget, observers=observers, role=role)
-    stopped_by, objective = _run_trials(
-        prep, study, budget=budget, notifier=notifier, role=role, done_before=done_before
-    )
-    records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
-    complete = [r for r in records if r.state == "COMPLETE"]
-    best = max(complete, key=best_mean) if complete else None
+    (:func:`run_worker_trials`) and picks the model (:mod:`automl.shared_study`).
+    ``sampler_seed`` defaults to ``settings.seed``."""
+    session = _run_session(
+        X, y, task=task, settings=settings, cv=cv, role=role, observers=observers,
+        positive_class=positive_class, clock=clock, sampler_seed=sampler_seed,
+    )  # fmt: skip
+    prep, budget = session.prep, session.budget
+    records, best = _finished(session.study)
     ensemble = None
     if prep.settings.ensemble and best is not None:
         ensemble = ensemble_within_budget(
-            objective.answers, best_cv=best_mean(best), y=prep.target, folds=prep.folds,
+            session.objective.answers, best_cv=best_mean(best), y=prep.target, folds=prep.folds,
             metric=prep.metric, task=task, n_jobs=prep.settings.n_jobs, budget=budget,
         )  # fmt: skip
-    end = _end(study, records, best=best, budget=budget, stopped_by=stopped_by, ensemble=ensemble)
-    for observer in observers:
-        observer.on_search_end(end)
+    end = _end(session, records, best=best, ensemble=ensemble, observers=observers)
     if best is None:
         raise SearchError(_no_model_message(records, settings))
     return SearchResult(
-        study=study,
+        study=session.study,
         task=task,
         metric=prep.metric,
         plan=prep.plan,
@@ -141,8 +131,8 @@ def run_search(
         skipped=prep.skipped,
         best=best,
         duration_s=end.duration_s,
-        stopped_by=stopped_by,
-        new_trials=len(records) - done_before,
+        stopped_by=session.stopped_by,
+        new_trials=len(records) - session.done_before,
         ensemble=ensemble,
         early_stopping=prep.settings.early_stopping,
     )
@@ -169,24 +159,55 @@ def run_worker_trials(
 ) -> WorkerOutcome:
     """Join the open shared study ``settings.study_name`` and run its trials until it is full,
     closed or out of time (:mod:`automl.shared_study`); the coordinator picks the model.
-    Raises StudyFull when the study is not open to workers."""
-    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role="worker",
+    ``sampler_seed`` defaults to a random one, so workers do not all propose the same startup
+    trials. Raises StudyFull when the study is not open to workers."""
+    session = _run_session(
+        X, y, task=task, settings=settings, cv=cv, role="worker", observers=observers,
+        positive_class=positive_class, clock=clock, sampler_seed=sampler_seed,
+    )  # fmt: skip
+    records, best = _finished(session.study)
+    _end(session, records, best=best, ensemble=None, observers=observers)
+    return WorkerOutcome(session.study.study_name, session.notifier.seen, session.stopped_by)
+
+
+@dataclass(frozen=True)
+class _Session:
+    """One process's part of a search: its trials have run, nothing is chosen yet."""
+
+    prep: _Prepared
+    study: optuna.Study
+    budget: Budget
+    notifier: Notifier
+    done_before: int
+    stopped_by: str
+    objective: Objective
+
+
+def _run_session(
+    X: pd.DataFrame, y: pd.Series, *, task: Task, settings: SearchParams, cv: int, role: Role,
+    observers: Sequence[SearchObserver], positive_class: Any, clock: Callable[[], float],
+    sampler_seed: int | None,
+) -> _Session:  # fmt: skip
+    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role=role,
                     positive_class=positive_class)  # fmt: skip
     budget = Budget(
         time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
     )
-    study, budget = _open(prep, role="worker", sampler_seed=sampler_seed, budget=budget)
-    notifier, _ = _begin(prep, study, budget=budget, observers=observers, role="worker")
-    stopped_by, _ = _run_trials(
-        prep, study, budget=budget, notifier=notifier, role="worker", done_before=0
+    study, budget = _open(prep, role=role, sampler_seed=sampler_seed, budget=budget)
+    notifier, done_before = _begin(prep, study, budget=budget, observers=observers, role=role)
+    # A worker's own earlier trials are not its to count: the quota is the study's.
+    done_before = 0 if role == "worker" else done_before
+    stopped_by, objective = _run_trials(
+        prep, study, budget=budget, notifier=notifier, role=role, done_before=done_before
     )
+    return _Session(prep, study, budget, notifier, done_before, stopped_by, objective)
+
+
+def _finished(study: optuna.Study) -> tuple[list[TrialRecord], TrialRecord | None]:
+    """Every finished trial's record, and the best complete one (None if none completed)."""
     records = [record_of(t) for t in study.get_trials(deepcopy=False, states=FINISHED)]
     complete = [r for r in records if r.state == "COMPLETE"]
-    best = max(complete, key=best_mean) if complete else None
-    end = _end(study, records, best=best, budget=budget, stopped_by=stopped_by, ensemble=None)
-    for observer in observers:
-        observer.on_search_end(end)
-    return WorkerOutcome(study.study_name, notifier.seen, stopped_by)
+    return records, max(complete, key=best_mean) if complete else None
 
 
 @dataclass(frozen=True)
@@ -310,19 +331,23 @@ def _run_trials(
 
 
 def _end(
-    study: optuna.Study, records: list[TrialRecord], *, best: TrialRecord | None,
-    budget: Budget, stopped_by: str, ensemble: Ensemble | None,
+    session: _Session, records: list[TrialRecord], *, best: TrialRecord | None,
+    ensemble: Ensemble | None, observers: Sequence[SearchObserver],
 ) -> SearchEnd:  # fmt: skip
-    return SearchEnd(
-        study_name=study.study_name,
+    """Tell the observers how the search ended."""
+    end = SearchEnd(
+        study_name=session.study.study_name,
         best=best,
         n_complete=sum(r.state == "COMPLETE" for r in records),
         n_pruned=sum(r.state == "PRUNED" for r in records),
         n_failed=sum(r.state == "FAIL" for r in records),
-        duration_s=budget.clock() - budget.start,
-        stopped_by=stopped_by,
+        duration_s=session.budget.clock() - session.budget.start,
+        stopped_by=session.stopped_by,
         ensemble=ensemble,
     )
+    for observer in observers:
+        observer.on_search_end(end)
+    return end
 
 
 def _open(

@@ -101,13 +101,18 @@ def _wait_until_open(
 
     until = clock() + wait_s
     engine = create_engine(url)
+    # One storage for all polls, made once Optuna's tables exist: each RDBStorage opens its own
+    # connection pool and checks the schema's version.
+    storage: optuna.storages.RDBStorage | None = None
     try:
         while True:
             try:
                 # Optuna creates its tables on first use, and creators racing on an empty
                 # database collide: a worker waits for the coordinator's (the version table is
                 # made last) instead of making them itself.
-                if inspect(engine).has_table("alembic_version") and _is_open(url, name):
+                if storage is None and inspect(engine).has_table("alembic_version"):
+                    storage = optuna.storages.RDBStorage(url)
+                if storage is not None and _is_open(storage, name):
                     return
             except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
                 if clock() >= until:
@@ -123,13 +128,17 @@ def _wait_until_open(
                 )
             time.sleep(1.0)
     finally:
+        if storage is not None:
+            storage.engine.dispose()
         engine.dispose()
 
 
-def _is_open(url: str, name: str) -> bool:
-    if name not in optuna.study.get_all_study_names(storage=url):
+def _is_open(storage: optuna.storages.RDBStorage, name: str) -> bool:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
         return False
-    return optuna.load_study(study_name=name, storage=url).user_attrs.get(STATUS) == "open"
+    return storage.get_study_user_attrs(study_id).get(STATUS) == "open"
 
 
 def _attached_tracker(params: Params, url: str, name: str) -> tuple[SearchObserver, ...]:

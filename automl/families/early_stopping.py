@@ -11,10 +11,11 @@ of all rows the same way.
 
 With fewer than ``MIN_ROWS`` rows in a training fold a slice is too small to tell a better
 round from noise (and costs the fit rows it needs): picking the best of hundreds of rounds
-on a few hundred rows fits the slice, and on the benchmark's small datasets (1,700 to 2,700
-rows per training fold) the search scored better on test without early stopping. :func:`applies` decides this once per
-search, from the training folds' size, so that the trials and the refit on all rows (which
-has more rows) fit the same kind of model; the families then leave the wrapper out.
+on a few hundred rows fits the slice. On the benchmark's datasets with 1,700 to 2,700 rows
+per training fold the search scored as well or better on test without it (docs/search.md).
+:func:`applies` decides this once per search, from the training folds' size, so that the
+trials and the refit on all rows (which has more rows) fit the same kind of model; the
+families then leave the wrapper out.
 """
 
 from __future__ import annotations
