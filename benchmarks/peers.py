@@ -170,10 +170,14 @@ def append_line(out: Path, row: dict[str, Any]) -> None:
 
 
 def _dirty() -> bool:
-    """Whether the code being measured (automl/, benchmarks/) differs from the commit."""
+    """Whether the code being measured (automl/, benchmarks/) differs from the commit.
+
+    The benchmarks' own results (``*.json``, ``*.jsonl``, RESULTS.md) do not count: a run
+    that follows another one in the same checkout would otherwise always look modified."""
+    outputs = [f":(exclude)benchmarks/{p}" for p in ("*.json", "*.jsonl", "RESULTS.md")]
     try:
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "automl", "benchmarks"],
+            ["git", "status", "--porcelain", "--", "automl", "benchmarks", *outputs],
             capture_output=True,
             text=True,
             check=True,
