@@ -67,7 +67,9 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("family", list(self.families))
         family = self.families[str(name)]
-        params = family.search_space(Space(trial, family.name), self.task)
+        params = family.search_space(
+            Space(trial, family.name, early_stopping=self.settings.early_stopping), self.task
+        )
         trial.set_user_attr("family", family.name)
         # Which process runs it: in a shared study, the trials of a worker that died are found
         # (and retried) by their heartbeats; this says whose they were.

@@ -28,9 +28,12 @@ class Space:
     when trials are compared.
     """
 
-    def __init__(self, trial: Any, prefix: str) -> None:
+    def __init__(self, trial: Any, prefix: str, *, early_stopping: bool = True) -> None:
         self._trial = trial
         self._prefix = prefix
+        # Whether boosting fits stop early in this search (BuildContext.early_stopping): a
+        # family may then search round ceilings it would not pay for in full.
+        self.early_stopping = early_stopping
 
     def int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
         return int(self._trial.suggest_int(f"{self._prefix}.{name}", low, high, log=log))

@@ -37,6 +37,15 @@ MAX_VALIDATION_ROWS = 10_000
 PATIENCE = 50
 
 
+def boosting_ranges(early_stopping: bool) -> tuple[int, float]:
+    """The most rounds and the lowest learning rate a boosting space searches.
+
+    With early stopping the rounds are a ceiling and a trial pays only for the rounds that
+    help, so low learning rates with many rounds are affordable; without it every round is
+    fitted, and such trials take most of a budget for little."""
+    return (3000, 0.005) if early_stopping else (1000, 0.01)
+
+
 def applies(n_rows: int, cv: int) -> bool:
     """Whether a search on ``n_rows`` rows with ``cv`` folds stops boosting early."""
     return n_rows * (cv - 1) // cv >= MIN_ROWS

@@ -10,7 +10,11 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
-from automl.families.early_stopping import EarlyStoppedClassifier, EarlyStoppedRegressor
+from automl.families.early_stopping import (
+    EarlyStoppedClassifier,
+    EarlyStoppedRegressor,
+    boosting_ranges,
+)
 
 
 class LightGBM(Family):
@@ -18,9 +22,10 @@ class LightGBM(Family):
     encoding = "native"
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
+        most_rounds, lowest_rate = boosting_ranges(space.early_stopping)
         params: dict[str, Any] = {
-            "n_estimators": space.int("n_estimators", 50, 3000, log=True),
-            "learning_rate": space.float("learning_rate", 0.005, 0.3, log=True),
+            "n_estimators": space.int("n_estimators", 50, most_rounds, log=True),
+            "learning_rate": space.float("learning_rate", lowest_rate, 0.3, log=True),
             "num_leaves": space.int("num_leaves", 4, 256, log=True),
             "min_child_samples": space.int("min_child_samples", 3, 100, log=True),
             "subsample": space.float("subsample", 0.5, 1.0),

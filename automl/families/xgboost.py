@@ -11,7 +11,11 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
-from automl.families.early_stopping import EarlyStoppedClassifier, EarlyStoppedRegressor
+from automl.families.early_stopping import (
+    EarlyStoppedClassifier,
+    EarlyStoppedRegressor,
+    boosting_ranges,
+)
 
 
 class XGBoost(Family):
@@ -19,9 +23,10 @@ class XGBoost(Family):
     encoding = "native"
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
+        most_rounds, lowest_rate = boosting_ranges(space.early_stopping)
         return {
-            "n_estimators": space.int("n_estimators", 50, 3000, log=True),
-            "learning_rate": space.float("learning_rate", 0.005, 0.3, log=True),
+            "n_estimators": space.int("n_estimators", 50, most_rounds, log=True),
+            "learning_rate": space.float("learning_rate", lowest_rate, 0.3, log=True),
             "max_depth": space.int("max_depth", 2, 10),
             "min_child_weight": space.float("min_child_weight", 0.1, 20.0, log=True),
             "subsample": space.float("subsample", 0.5, 1.0),

@@ -72,3 +72,20 @@ def test_families_declare_their_needs() -> None:
 def test_unknown_family_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="unknown model family 'forest'; known families: linear"):
         get_family("forest")
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize(
+    ("early_stopping", "rounds", "rate"), [(True, 3000, 0.005), (False, 1000, 0.01)]
+)
+def test_boosting_searches_long_slow_fits_only_where_they_stop_early(
+    name: str, early_stopping: bool, rounds: int, rate: float
+) -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    trial = study.ask()
+    FAMILIES[name].search_space(Space(trial, name, early_stopping=early_stopping), "binary")
+    n_estimators = trial.distributions[f"{name}.n_estimators"]
+    learning_rate = trial.distributions[f"{name}.learning_rate"]
+    assert isinstance(n_estimators, optuna.distributions.IntDistribution)
+    assert isinstance(learning_rate, optuna.distributions.FloatDistribution)
+    assert (n_estimators.high, learning_rate.low) == (rounds, rate)
