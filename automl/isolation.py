@@ -39,6 +39,8 @@ from automl.preprocess import ColumnPlan, build_pipeline
 
 # How often a running trial asks a deadline that can move whether it has moved.
 DEADLINE_RECHECK_S = 0.5
+# A trial's deadline: a time.monotonic() value, a function giving it (it can move), or none.
+Deadline = float | Callable[[], float | None] | None
 # How long a new worker may take to import its libraries and say it is ready.
 _STARTUP_TIMEOUT_S = 120.0
 
@@ -194,7 +196,7 @@ atexit.register(POOL.close)
 def run_isolated(
     job: TrialJob,
     *,
-    deadline: float | Callable[[], float | None] | None,
+    deadline: Deadline,
     on_fold: Callable[[FoldResult], bool],
     memory_limit_mb: int | None = None,
 ) -> TrialOutcome:
@@ -244,15 +246,14 @@ def run_isolated(
     return outcome
 
 
-def _wait_for_message(
-    recv: Connection, deadline: float | Callable[[], float | None] | None
-) -> bool:
+def _wait_for_message(recv: Connection, deadline: Deadline) -> bool:
     """Whether a message came before the deadline (asked again while waiting if it can move)."""
     while True:
         limit = deadline() if callable(deadline) else deadline
         timeout = None if limit is None else max(0.0, limit - time.monotonic())
-        if callable(deadline) and timeout is not None:
-            timeout = min(timeout, DEADLINE_RECHECK_S)
+        if callable(deadline):
+            # A function without a deadline now may have one later: keep asking.
+            timeout = DEADLINE_RECHECK_S if timeout is None else min(timeout, DEADLINE_RECHECK_S)
         if recv.poll(timeout):
             return True
         if limit is not None and time.monotonic() >= limit:

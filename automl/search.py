@@ -24,25 +24,22 @@ import optuna
 import pandas as pd
 
 from automl.budget import Budget
-from automl.config import SearchParams, is_server_storage
+from automl.config import SearchParams
 from automl.data.task import Task
 from automl.ensemble import Ensemble
 from automl.events import SearchEnd, SearchObserver, SearchStart, TrialRecord
-from automl.exceptions import ConfigError, DataError, SearchError
-from automl.families import Family, eligible_families
-from automl.families.early_stopping import applies as early_stopping_applies
+from automl.exceptions import SearchError
 from automl.isolation import POOL, SearchData, write_search_data
 from automl.leaderboard import FINISHED, leaderboard, prefixed, record_of
-from automl.metrics import resolve_metric
 from automl.objective import Objective
 from automl.oof import ensemble_within_budget
 from automl.portfolio import enqueue_portfolio
-from automl.preprocess import ColumnPlan, plan_columns
+from automl.preprocess import ColumnPlan
 from automl.redact import redact_url
+from automl.search_setup import Prepared, prepare
 from automl.shared_study import finish_shared, join, open_to_workers, prepare_for_trials
 from automl.study import Heartbeat, fail_interrupted_trials, open_study
 from automl.trials import Notifier, Role, best_mean, optimize
-from automl.validation import check_training_data
 
 logger = logging.getLogger(__name__)
 
@@ -74,18 +71,6 @@ class SearchResult:
 
     def leaderboard(self) -> pd.DataFrame:
         return leaderboard(self.records, self.skipped, ensemble=self.ensemble)
-
-
-def cv_folds(y: np.ndarray[Any, Any], *, task: Task, cv: int, seed: int) -> list[Any]:
-    """The search's folds: stratified by class for classifiers, shuffled with ``seed``."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    splitter: Any = (
-        KFold(n_splits=cv, shuffle=True, random_state=seed)
-        if task == "regression"
-        else StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
-    )
-    return list(splitter.split(np.zeros(len(y)), y))
 
 
 def run_search(
@@ -174,7 +159,7 @@ def run_worker_trials(
 class _Session:
     """One process's part of a search: its trials have run, nothing is chosen yet."""
 
-    prep: _Prepared
+    prep: Prepared
     study: optuna.Study
     budget: Budget
     notifier: Notifier
@@ -188,7 +173,7 @@ def _run_session(
     observers: Sequence[SearchObserver], positive_class: Any, clock: Callable[[], float],
     sampler_seed: int | None,
 ) -> _Session:  # fmt: skip
-    prep = _prepare(X, y, task=task, settings=settings, cv=cv, role=role,
+    prep = prepare(X, y, task=task, settings=settings, cv=cv, role=role,
                     positive_class=positive_class)  # fmt: skip
     budget = Budget(
         time_budget_s=settings.time_budget_s, trial_limit_s=settings.trial_time_limit_s, clock=clock
@@ -210,56 +195,8 @@ def _finished(study: optuna.Study) -> tuple[list[TrialRecord], TrialRecord | Non
     return records, max(complete, key=best_mean) if complete else None
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """What every role derives the same way from the data and settings."""
-
-    X: pd.DataFrame
-    target: np.ndarray[Any, Any]
-    classes: np.ndarray[Any, Any] | None
-    task: Task
-    metric: str
-    cv: int
-    plan: ColumnPlan
-    families: list[Family]
-    skipped: dict[str, str]
-    folds: list[Any]
-    settings: SearchParams
-
-
-def _prepare(
-    X: pd.DataFrame, y: pd.Series, *, task: Task, settings: SearchParams, cv: int, role: Role,
-    positive_class: Any,
-) -> _Prepared:  # fmt: skip
-    metric = resolve_metric(settings.metric, task, key="metric")
-    X, y = check_training_data(X, y, task=task, cv=cv)
-    if role != "solo" and not is_server_storage(settings.storage):
-        raise ConfigError(
-            f"a {role} needs search.storage on a database server (postgresql://...), "
-            f"not {redact_url(settings.storage)}"
-        )
-    families, skipped = eligible_families(
-        settings.families, n_rows=len(X), n_features=X.shape[1], task=task
-    )
-    plan = plan_columns(X)
-    if not plan.columns:
-        raise DataError(
-            f"none of the {X.shape[1]} columns of X can be used: all of them are entirely missing."
-        )
-    classes, target = _target(y, task=task, positive_class=positive_class)
-    # Decided once from the folds' size, so the trials and the refit fit the same kind of model.
-    settings = settings.model_copy(
-        update={"early_stopping": settings.early_stopping and early_stopping_applies(len(X), cv)}
-    )
-    return _Prepared(
-        X=X, target=target, classes=classes, task=task, metric=metric, cv=cv, plan=plan,
-        families=list(families), skipped=skipped, settings=settings,
-        folds=cv_folds(target, task=task, cv=cv, seed=settings.seed),
-    )  # fmt: skip
-
-
 def _begin(
-    prep: _Prepared, study: optuna.Study, *, budget: Budget, observers: Sequence[SearchObserver],
+    prep: Prepared, study: optuna.Study, *, budget: Budget, observers: Sequence[SearchObserver],
     role: Role,
 ) -> tuple[Notifier, int]:  # fmt: skip
     """Tell the observers the search starts; a coordinator then opens the study to workers."""
@@ -296,7 +233,7 @@ def _begin(
 
 
 def _run_trials(
-    prep: _Prepared, study: optuna.Study, *, budget: Budget, notifier: Notifier, role: Role,
+    prep: Prepared, study: optuna.Study, *, budget: Budget, notifier: Notifier, role: Role,
     done_before: int,
 ) -> tuple[str, Objective]:  # fmt: skip
     settings = prep.settings
@@ -351,7 +288,7 @@ def _end(
 
 
 def _open(
-    prep: _Prepared, *, role: Role, sampler_seed: int | None, budget: Budget
+    prep: Prepared, *, role: Role, sampler_seed: int | None, budget: Budget
 ) -> tuple[optuna.Study, Budget]:
     """The study, ready for this process's trials; a worker's budget is the shared one's."""
     settings = prep.settings
@@ -383,17 +320,6 @@ def _open(
     if settings.portfolio:
         enqueue_portfolio(study, [f.name for f in prep.families], prep.task)
     return study, budget
-
-
-def _target(
-    y: pd.Series, *, task: Task, positive_class: Any
-) -> tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]:
-    """The classes (None for regression) and the target as the trials see it."""
-    from automl.labels import encode_classes
-
-    if task == "regression":
-        return None, y.to_numpy(dtype=float)
-    return encode_classes(y, positive_class=positive_class)
 
 
 def _no_model_message(records: list[TrialRecord], settings: SearchParams) -> str:

@@ -79,7 +79,7 @@ def run_worker(
             f"define study {name}. Check out the coordinator's commit and run `dvc pull`, so "
             f"that params.yaml and {train_in} are the ones it searched on"
         )
-    _wait_until_open(url, name, wait_s, clock=clock)
+    wait_until_open(url, name, wait_s, clock=clock)
     settings = settings.model_copy(update={"study_name": name})
     tracker = _attached_tracker(params, url, name)
     try:
@@ -92,7 +92,7 @@ def run_worker(
     return WorkerReport(name, outcome.trials_run, outcome.stopped_by)
 
 
-def _wait_until_open(
+def wait_until_open(
     url: str, name: str, wait_s: float, *, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Wait up to ``wait_s`` for the coordinator to open study ``name``."""

@@ -40,7 +40,7 @@ from common import git_commit, machine  # noqa: E402
 from automl.config import DataParams, PrepareParams, SearchParams, SplitParams  # noqa: E402
 from automl.data import load_demo, prepare_dataset  # noqa: E402
 from automl.search import run_search, run_worker_trials  # noqa: E402
-from automl.shared_study import STATUS  # noqa: E402
+from automl.worker import wait_until_open  # noqa: E402
 
 
 def _data() -> tuple[Any, Any]:
@@ -60,17 +60,8 @@ def _settings(pg: str, name: str, trials: int) -> SearchParams:
 
 def _worker(pg: str, name: str, trials: int) -> None:
     X, y = _data()
-    until = time.monotonic() + 120
-    while time.monotonic() < until:
-        names = optuna.get_all_study_names(pg)
-        if name in names and _status(pg, name) == "open":
-            break
-        time.sleep(0.2)
+    wait_until_open(pg, name, 120)
     run_worker_trials(X, y, task="binary", settings=_settings(pg, name, trials), cv=3)
-
-
-def _status(pg: str, name: str) -> Any:
-    return optuna.load_study(study_name=name, storage=pg).user_attrs.get(STATUS)
 
 
 def throughput(pg: str, processes: int, trials: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from automl.isolation import POOL, SearchData, TrialJob, run_isolated, write_sea
 from automl.labels import encode_classes
 from automl.portfolio import CANDIDATES, Config
 from automl.preprocess import plan_columns
-from automl.search import cv_folds
+from automl.search_setup import cv_folds
 
 Scores = dict[str, dict[str, float | None]]  # dataset -> candidate -> CV mean (None: failed)
 

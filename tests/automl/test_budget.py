@@ -14,7 +14,7 @@ from automl.budget import Budget
 from automl.families import BuildContext
 from automl.isolation import SearchData, TrialJob, run_isolated, write_search_data
 from automl.preprocess import plan_columns
-from automl.search import cv_folds
+from automl.search_setup import cv_folds
 from tests.automl.plugin_families import Sleepy
 
 

@@ -16,7 +16,7 @@ from automl.families import FAMILIES, Space
 from automl.oof import AnswerStore, TrialAnswers
 from automl.portfolio import CANDIDATES, PORTFOLIO, portfolio
 from automl.predictions import fold_predictions, score_predictions
-from automl.search import cv_folds
+from automl.search_setup import cv_folds
 
 
 def _candidate(trial: int, answers: np.ndarray, refit_s: float = 1.0) -> Candidate:

@@ -22,7 +22,7 @@ import pandas as pd
 from automl.families import BuildContext
 from automl.isolation import SearchData, TrialJob, run_isolated, write_search_data
 from automl.preprocess import plan_columns
-from automl.search import cv_folds
+from automl.search_setup import cv_folds
 from tests.automl.plugin_families import Sleepy
 
 X = pd.DataFrame({"a": np.arange(60.0)})
