@@ -138,6 +138,10 @@ def fit_ours(data: Dataset, run: Run) -> Fitted:
     detail: dict[str, Any] = {
         "best_family": getattr(model, "best_family_", None),
         "cv_score": _number(getattr(model, "best_score_", None)),
+        # Where the wall time went: the search (trials, ensemble selection) and the refit.
+        "search_s": _number(getattr(getattr(model, "search_result_", None), "duration_s", None)),
+        "refit_s": _number(getattr(model, "refit_time_s_", None)),
+        "stopped_by": getattr(getattr(model, "search_result_", None), "stopped_by", None),
     }
     board = getattr(model, "leaderboard_", None)
     if isinstance(board, pd.DataFrame) and "state" in board.columns:

@@ -237,6 +237,30 @@ def _distributed_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return [*lines, ""]
 
 
+def _bagging_section(data: dict) -> list[str]:  # type: ignore[type-arg]
+    lines = [
+        "## Bagged fold models against one refit (issue 9)",
+        "",
+        f"Machine: {data['machine']}. Commit {data['commit']}. Command: "
+        "`python benchmarks/bagging.py ../shared/bench --datasets ames_raw hpc_jobs bikeshare "
+        "credit_data --seeds 0 1 --budget 60 --out benchmarks/bagging.json`.",
+        "",
+        "The same search's chosen pipeline, on the test split: `refit` is it fitted once on all "
+        "training rows (what we ship); `bag` is the average of it fitted on each of the "
+        "search's five CV training folds (AutoGluon's bagging); `bag + refit` averages all six. "
+        "Higher is better. `refit s` / `bag s`: the time of the one refit / the five fold fits.",
+        "",
+        "| dataset | seed | refit | bag | bag + refit | refit s | bag s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['dataset']} | {r['seed']} | {r['refit']:.4f} | {r['bag']:.4f} | "
+            f"{r['bag_and_refit']:.4f} | {r['refit_s']:.1f} | {r['bag_s']:.1f} |"
+        )
+    return [*lines, ""]
+
+
 def results_markdown(peers: Path) -> str:
     """RESULTS.md from the JSON files beside this script and the peers' JSON lines."""
     parts = [
@@ -264,6 +288,9 @@ def results_markdown(peers: Path) -> str:
         parts += portfolio_section(json.loads(portfolio.read_text()))
     if peers.exists():
         parts += peers_section(load_jsonl(peers))
+    bagging = HERE / "bagging.json"
+    if bagging.exists():
+        parts += _bagging_section(json.loads(bagging.read_text()))
     return "\n".join(parts)
 
 
