@@ -58,6 +58,8 @@ def prepare(
     X: pd.DataFrame, y: pd.Series, *, task: Task, settings: SearchParams, cv: int, role: Role,
     positive_class: Any,
 ) -> Prepared:  # fmt: skip
+    """Check the data and settings for ``role`` and derive what its trials need; raises
+    ConfigError or DataError naming what is wrong."""
     metric = resolve_metric(settings.metric, task, key="metric")
     X, y = check_training_data(X, y, task=task, cv=cv)
     if role != "solo" and not is_server_storage(settings.storage):

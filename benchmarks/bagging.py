@@ -50,7 +50,7 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
     model.fit(X, y)
     result = model.search_result_
     _, target = target_of(y, task=data.task, positive_class=None)
-    folds = cv_folds(target, task=data.task, cv=5, seed=seed)
+    folds = cv_folds(target, task=data.task, cv=model.cv, seed=seed)  # the search's own folds
     common = dict(
         plan=result.plan,
         task=data.task,
