@@ -64,8 +64,13 @@ class Budget:
         self.reserve(refit_estimate(record.fit_time_s, len(record.cv_scores), cv))
 
 
+# What a refit costs beyond its fits (building the pipeline, starting threads): paid once per
+# refit, also by an ensemble's, however many members it has.
+REFIT_OVERHEAD_S = 0.5
+
+
 def refit_estimate(fit_time_s: float, folds_done: int, cv: int) -> float:
     """Expected seconds to refit a pipeline on all rows, from the fit time of its folds."""
     per_fold = fit_time_s / max(1, folds_done)
     # The refit sees cv/(cv-1) times the rows of a fold's fit; fits are about linear here.
-    return 1.2 * per_fold * cv / max(1, cv - 1) + 0.5
+    return 1.2 * per_fold * cv / max(1, cv - 1) + REFIT_OVERHEAD_S

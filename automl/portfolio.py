@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.data.task import Task
+from automl.families import FAMILIES
 from automl.shared_study import StudyFull
 
 # Parameters only classifiers have; a regression search leaves them out.
@@ -30,9 +31,13 @@ class Config:
 
     def for_task(self, task: Task) -> dict[str, Any]:
         """The Optuna parameters of this configuration (``family`` and prefixed names)."""
+        params = dict(self.params)
+        if task == "regression" and FAMILIES[self.family].power_target:
+            # The configurations were proven on the target as it is (automl.target_transform).
+            params.setdefault("target", "identity")
         own = {
             f"{self.family}.{k}": v
-            for k, v in self.params.items()
+            for k, v in params.items()
             if task != "regression" or k not in _CLASSIFIER_ONLY
         }
         return {"family": self.family, **own}

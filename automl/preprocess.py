@@ -29,6 +29,7 @@ from sklearn.preprocessing import (
 from automl.data.schema import column_kind
 from automl.data.task import Task
 from automl.families.base import BuildContext, Encoding, Family, split_params
+from automl.target_transform import fit_target_as
 
 MISSING = "__missing__"
 
@@ -241,10 +242,10 @@ def build_pipeline(
     if feature_step is not None:
         steps.append(("features", feature_step))
     estimator = family.build(model_params, context)
-    if family.scale and context.task == "regression":
-        from sklearn.compose import TransformedTargetRegressor
-
+    if context.task == "regression":
         # Distance- and gradient-based regressors fit better on a standardised target.
-        estimator = TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler())
+        estimator = fit_target_as(
+            estimator, transform=prep.get("target", "identity"), standardize=family.scale
+        )
     steps.append(("model", estimator))
     return Pipeline(steps)

@@ -17,8 +17,9 @@ from automl.data.task import Task
 Encoding = Literal["onehot", "ordinal", "native"]
 ALL_TASKS: frozenset[Task] = frozenset({"binary", "multiclass", "regression"})
 
-# Keys a family's space may return that configure the preprocessing, not the estimator.
-PREPROCESS_KEYS = frozenset({"features", "features_keep"})
+# Keys of a trial's parameters that configure the preprocessing (``target``: the regression
+# target's, automl.target_transform), not the estimator.
+PREPROCESS_KEYS = frozenset({"features", "features_keep", "target"})
 
 
 class Space:
@@ -63,6 +64,11 @@ class Family(ABC):
     tasks: ClassVar[frozenset[Task]] = ALL_TASKS
     encoding: ClassVar[Encoding] = "onehot"
     scale: ClassVar[bool] = False
+    # Whether the search may fit it to a power-transformed regression target
+    # (automl.target_transform). Tree ensembles may: their answers stay within the targets they
+    # were fitted to. A linear model, an SVM or a network extrapolates, and mapped back through
+    # an exponential-like inverse a few unusual rows get absurd answers (seen on ames_raw).
+    power_target: ClassVar[bool] = False
     # Families whose cost grows too fast with the rows declare a limit and why.
     max_rows: ClassVar[int | None] = None
     max_rows_reason: ClassVar[str] = ""

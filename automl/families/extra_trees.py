@@ -12,6 +12,7 @@ from automl.families.random_forest import forest_kwargs, forest_space
 class ExtraTrees(Family):
     name = "extra_trees"
     encoding = "ordinal"
+    power_target = True
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         return forest_space(space, task)

@@ -11,6 +11,7 @@ from automl.families.base import BuildContext, Family, Space
 class HistGradientBoosting(Family):
     name = "hist_gradient_boosting"
     encoding = "native"
+    power_target = True
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -20,6 +20,7 @@ from automl.families.early_stopping import (
 class LightGBM(Family):
     name = "lightgbm"
     encoding = "native"
+    power_target = True
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         most_rounds, lowest_rate = boosting_ranges(space.early_stopping)

@@ -37,6 +37,7 @@ def forest_kwargs(params: dict[str, Any], context: BuildContext) -> dict[str, An
 class RandomForest(Family):
     name = "random_forest"
     encoding = "ordinal"
+    power_target = True
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         return forest_space(space, task)

@@ -21,6 +21,7 @@ from automl.families.early_stopping import (
 class XGBoost(Family):
     name = "xgboost"
     encoding = "native"
+    power_target = True
 
     def search_space(self, space: Space, task: Task) -> dict[str, Any]:
         most_rounds, lowest_rate = boosting_ranges(space.early_stopping)

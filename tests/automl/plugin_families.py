@@ -102,4 +102,13 @@ class Slow(_Plugin):
         return _Behaving("sleep", seconds=0.25 * params["n_estimators"])
 
 
-PLUGINS = (Broken(), NotANumber(), Hungry(), Sleepy(), Overflow(), Slow())
+class Plodding(_Plugin):
+    """Takes 0.6 s per fold, whatever its parameters."""
+
+    name = "test_plodding"
+
+    def build(self, params: dict[str, Any], context: BuildContext) -> Any:
+        return _Behaving("sleep", seconds=0.6)
+
+
+PLUGINS = (Broken(), NotANumber(), Hungry(), Sleepy(), Overflow(), Slow(), Plodding())
