@@ -46,7 +46,8 @@ def test_answers_mapped_back_stay_within_the_targets_seen() -> None:
     X, y = _skewed(400)
     plan = plan_columns(X)
     context = BuildContext(task="regression", seed=0, early_stopping=False)
-    pipe = build_pipeline(plan, FAMILIES["linear"], _params("linear") | {"target": "power"}, context)
+    params = _params("linear") | {"target": "power"}
+    pipe = build_pipeline(plan, FAMILIES["linear"], params, context)
     pipe.fit(X, y)
     far = pd.DataFrame({"a": [8.0, -8.0], "b": [8.0, -8.0], "kind": ["z", "x"]})
     answers = pipe.predict(far)
@@ -73,7 +74,7 @@ def test_only_tree_families_are_offered_the_transform() -> None:
 
 
 def test_identity_leaves_tree_models_unwrapped_and_scales_for_the_others() -> None:
-    X, y = _skewed(200)
+    X, _ = _skewed(200)
     plan = plan_columns(X)
     context = BuildContext(task="regression", seed=0, early_stopping=False)
     trees = build_pipeline(
