@@ -108,6 +108,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        target_transform: bool = True,
         early_stopping: bool = True,
         show_progress: bool = False,
     ) -> None:
@@ -126,6 +127,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         self.pruner = pruner
         self.portfolio = portfolio
         self.ensemble = ensemble
+        self.target_transform = target_transform
         self.early_stopping = early_stopping
         self.show_progress = show_progress
 
@@ -145,6 +147,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
             "pruner": self.pruner,
             "portfolio": self.portfolio,
             "ensemble": self.ensemble,
+            "target_transform": self.target_transform,
             "early_stopping": self.early_stopping,
         }
         name = type(self).__name__
@@ -265,6 +268,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        target_transform: bool = True,
         early_stopping: bool = True,
         show_progress: bool = False,
         positive_class: Any = None,
@@ -285,6 +289,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
             pruner=pruner,
             portfolio=portfolio,
             ensemble=ensemble,
+            target_transform=target_transform,
             early_stopping=early_stopping,
             show_progress=show_progress,
         )

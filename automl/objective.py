@@ -67,11 +67,18 @@ class Objective:
         self.costs = CostModel()
         self.refused_at_end = 0
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def _suggest(self, trial: optuna.Trial) -> tuple[Family, dict[str, Any]]:
+        """The trial's family and its parameters (with the regression target's transform)."""
         name = trial.suggest_categorical("family", list(self.families))
         family = self.families[str(name)]
         space = Space(trial, family.name, early_stopping=self.settings.early_stopping)
-        params = family.search_space(space, self.task) | target_space(space, self.task, family)
+        params = family.search_space(space, self.task)
+        if self.settings.target_transform:
+            params |= target_space(space, self.task, family)
+        return family, params
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        family, params = self._suggest(trial)
         trial.set_user_attr("family", family.name)
         # Which process runs it: in a shared study, the trials of a worker that died are found
         # (and retried) by their heartbeats; this says whose they were.

@@ -27,6 +27,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ours-hyperband": {"pruner": "hyperband"},
     "ours-no-pruning": {"pruning": False},
     "ours-no-early-stopping": {"early_stopping": False},
+    "ours-no-target-transform": {"target_transform": False},
 }
 SYSTEMS = ("ours", "flaml", "hgb", *ABLATIONS)
 # The suite's metric (scikit-learn scorer name) as FLAML names it.

@@ -52,6 +52,7 @@ def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Se
         # A shared study has a quota and workers; a solo one on the same data is another study.
         "shared": search.shared,
         "early_stopping": search.early_stopping,
+        "target_transform": search.target_transform,
         "version": __version__,
     }
     digest = hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:12]

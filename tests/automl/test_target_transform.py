@@ -141,3 +141,16 @@ def _params(name: str) -> dict[str, object]:
             return choices[0]
 
     return FAMILIES[name].search_space(Space(First(), name, early_stopping=False), "regression")
+
+
+def test_target_transform_false_fits_every_trial_to_the_target_as_it_is(
+    credit: pd.DataFrame,
+) -> None:
+    from automl import AutoMLRegressor
+
+    X, y = credit.drop(columns=["Status", "Amount"]), credit["Amount"].astype(float)
+    model = AutoMLRegressor(families=["lightgbm"], n_trials=6, time_budget_s=None, cv=3,
+                            portfolio=False, ensemble=False, target_transform=False)  # fmt: skip
+    model.fit(X.head(500), y.head(500))
+    assert all("target" not in r.params for r in model.search_result_.records)
+    assert not hasattr(model.best_estimator_.named_steps["model"], "transformer_")
