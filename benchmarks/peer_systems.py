@@ -29,12 +29,18 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ours-no-early-stopping": {"early_stopping": False},
     "ours-no-target-transform": {"target_transform": False},
 }
-SYSTEMS = ("ours", "flaml", "hgb", *ABLATIONS)
+SYSTEMS = ("ours", "flaml", "hgb", "autogluon", *ABLATIONS)
 # The suite's metric (scikit-learn scorer name) as FLAML names it.
 FLAML_METRICS = {
     "roc_auc": "roc_auc",
     "neg_log_loss": "log_loss",
     "neg_root_mean_squared_error": "rmse",
+}
+# The suite's metric as AutoGluon names it.
+AUTOGLUON_METRICS = {
+    "roc_auc": "roc_auc",
+    "neg_log_loss": "log_loss",
+    "neg_root_mean_squared_error": "root_mean_squared_error",
 }
 Key = tuple[str, str, float, int]
 
@@ -223,10 +229,59 @@ def fit_hgb(data: Dataset, run: Run) -> Fitted:
     return Fitted(model, X_test, wall, {"n_iter": int(model.n_iter_)})
 
 
+class _AutoGluonModel:
+    """A fitted TabularPredictor with the interface ``test_score`` asks of every system."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.classes_ = np.asarray(predictor.class_labels) if predictor.class_labels else None
+
+    def predict(self, X: pd.DataFrame) -> Any:
+        return np.asarray(self.predictor.predict(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> Any:
+        # Columns in the order of class_labels, as classes_ says.
+        return np.asarray(self.predictor.predict_proba(X, as_pandas=False, as_multiclass=True))
+
+
+def fit_autogluon(data: Dataset, run: Run) -> Fitted:
+    """AutoGluon 1.6, presets="best_quality", as the issue's reference was measured. It is not
+    one of our dependencies: run peers.py with the Python of an environment that has
+    ``autogluon.tabular[all]`` (docs in RESULTS.md). It takes no seed; ``run.seed`` only names
+    the repetition."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from autogluon.tabular import TabularPredictor
+
+    X, y, X_test, _ = data.split()
+    train = X.assign(**{data.target: y})
+    # Models stay on disk until the test split is scored; removed when this process ends.
+    path = tempfile.mkdtemp(prefix="autogluon-")
+    atexit.register(shutil.rmtree, path, True)
+    predictor = TabularPredictor(
+        label=data.target, problem_type=data.task, eval_metric=AUTOGLUON_METRICS[data.metric],
+        path=path, verbosity=0,
+    )  # fmt: skip
+    started = time.monotonic()
+    predictor.fit(train, presets="best_quality", time_limit=run.budget_s, num_cpus=run.n_jobs,
+                  num_gpus=0)  # fmt: skip
+    wall = time.monotonic() - started
+    board = predictor.leaderboard(silent=True)
+    detail = {
+        "best_model": predictor.model_best,
+        "models": len(board),
+        "val_score": _number(board.iloc[0]["score_val"]) if len(board) else None,
+    }
+    return Fitted(_AutoGluonModel(predictor), X_test, wall, detail)
+
+
 FITTERS: dict[str, Callable[[Dataset, Run], Fitted]] = {
     "ours": fit_ours,
     "flaml": fit_flaml,
     "hgb": fit_hgb,
+    "autogluon": fit_autogluon,
     **dict.fromkeys(ABLATIONS, fit_ours),
 }
 
@@ -241,7 +296,11 @@ def _number(value: Any) -> float | None:
 def _versions(system: str) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = {"ours": ["automl-governance"], "flaml": ["flaml", "lightgbm", "xgboost"]}
+    names = {
+        "ours": ["automl-governance"],
+        "flaml": ["flaml", "lightgbm", "xgboost"],
+        "autogluon": ["autogluon.tabular", "lightgbm", "catboost", "xgboost", "torch"],
+    }
     found = {}
     for name in ["scikit-learn", *names.get(system, [])]:
         with contextlib.suppress(PackageNotFoundError):
