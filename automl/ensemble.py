@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.budget import REFIT_OVERHEAD_S
 from automl.data.task import Task
 from automl.predictions import score_predictions
 
@@ -97,12 +98,15 @@ class Ensemble:
 
 
 def refit_seconds(costs: Sequence[float], n_jobs: int) -> float:
-    """Expected wall time to refit members of these one-thread costs with ``n_jobs`` threads."""
+    """Expected wall time to refit, with ``n_jobs`` threads, members whose one-thread refits
+    are expected to take ``costs`` (:func:`automl.budget.refit_estimate`, each with a refit's
+    fixed overhead): their fits one after another, the overhead once."""
     if not costs:
         return 0.0
+    fits = [max(0.0, c - REFIT_OVERHEAD_S) for c in costs]
     if n_jobs <= 1:
-        return sum(costs)
-    return max(*costs, sum(costs) / (n_jobs * PARALLEL_EFFICIENCY))
+        return sum(fits) + REFIT_OVERHEAD_S
+    return max(*fits, sum(fits) / (n_jobs * PARALLEL_EFFICIENCY)) + REFIT_OVERHEAD_S
 
 
 def fold_scores(

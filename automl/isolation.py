@@ -323,7 +323,9 @@ def _run_folds(job: TrialJob, data: SearchData, receive: Connection, send: Conne
         if not math.isfinite(score):
             send.send(("error", f"the score on fold {k + 1} is {score}, not a number", True))
             return False
-        rounds = getattr(pipeline.steps[-1][1], "rounds_", None)
+        model = pipeline.steps[-1][1]
+        # Through a target transform (TransformedTargetRegressor) to the model it fitted.
+        rounds = getattr(getattr(model, "regressor_", model), "rounds_", None)
         send.send(("fold", k, score, fitted - start, scored - fitted, answers, rounds))
         if receive.recv() == ("stop",):
             send.send(("done",))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.budget import REFIT_OVERHEAD_S, Budget
+from automl.budget import Budget
 from automl.data.task import Task
 from automl.ensemble import Candidate, Ensemble, refit_seconds, select_ensemble
 
@@ -102,11 +102,7 @@ class AnswerStore:
         """Time to refit an ensemble of the best few trials, for the budget to keep back."""
         with self._lock:
             costs = [e.candidate.refit_s for e in self._entries[:EXPECTED_MEMBERS]]
-        if not costs:
-            return 0.0
-        # Each candidate's estimate carries a refit's fixed overhead; the ensemble pays it once.
-        fits = [max(0.0, c - REFIT_OVERHEAD_S) for c in costs]
-        return refit_seconds(fits, n_jobs) + REFIT_OVERHEAD_S
+        return refit_seconds(costs, n_jobs)
 
     def selection_s(self) -> float:
         """Expected seconds of ensemble selection over the answers kept."""

@@ -48,6 +48,10 @@ class BoundedPowerTransformer(PowerTransformer):  # type: ignore[misc]
         self.low_, self.high_ = np.nanmin(seen, axis=0), np.nanmax(seen, axis=0)
         return self
 
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        # PowerTransformer's own fit_transform skips fit, and with it the bounds.
+        return self.fit(X, y).transform(X)
+
     def inverse_transform(self, X: Any) -> Any:
         return super().inverse_transform(np.clip(X, self.low_, self.high_))
 

@@ -122,6 +122,31 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     return run
 
 
+@pytest.fixture(scope="session")
+def optuna_schema() -> str:
+    """PG_URL, with Optuna's tables created. Test modules run in parallel (pytest-xdist), and
+    two processes creating the tables of an empty database at once collide; a PostgreSQL
+    advisory lock lets one create them while the other waits."""
+    import optuna
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK})
+            try:
+                optuna.storages.RDBStorage(PG_URL)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
+# Any fixed number: the advisory lock the test processes share while creating Optuna's tables.
+_SCHEMA_LOCK = 7_423_001
+
+
 @pytest.fixture
 def pg_table(credit: pd.DataFrame) -> Iterator[str]:
     """The demo data in a fresh table of the real PostgreSQL; dropped afterwards."""

@@ -21,7 +21,7 @@ import pytest
 from automl.shared_study import used_trials
 from tests.conftest import PG_URL, REPO_ROOT
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("optuna_schema")]
 
 AUTOML = str(Path(sys.executable).with_name("automl"))
 PLUGIN = ("--plugin", "tests.automl.plugin_register")

@@ -52,9 +52,11 @@ def study_name(params: Params, checks: dict[str, Any], X: pd.DataFrame, y: pd.Se
         # A shared study has a quota and workers; a solo one on the same data is another study.
         "shared": search.shared,
         "early_stopping": search.early_stopping,
-        "target_transform": search.target_transform,
         "version": __version__,
     }
+    if checks["task"] == "regression":
+        # Only a regression search space has it: a classification study stays the one it was.
+        defining["target_transform"] = search.target_transform
     digest = hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:12]
     return f"{search.study_name or 'automl'}-{digest}"
 

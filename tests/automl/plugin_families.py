@@ -103,12 +103,12 @@ class Slow(_Plugin):
 
 
 class Plodding(_Plugin):
-    """Takes 0.6 s per fold, whatever its parameters."""
+    """Takes 1 s per fold, whatever its parameters."""
 
     name = "test_plodding"
 
     def build(self, params: dict[str, Any], context: BuildContext) -> Any:
-        return _Behaving("sleep", seconds=0.6)
+        return _Behaving("sleep", seconds=1.0)
 
 
 PLUGINS = (Broken(), NotANumber(), Hungry(), Sleepy(), Overflow(), Slow(), Plodding())

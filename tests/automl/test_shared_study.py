@@ -25,7 +25,7 @@ from automl.shared_study import (
 )
 from tests.conftest import PG_URL
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("optuna_schema")]
 
 
 def _storage(grace_s: int = 60) -> SharedStorage:

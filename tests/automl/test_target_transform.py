@@ -154,3 +154,31 @@ def test_target_transform_false_fits_every_trial_to_the_target_as_it_is(
     model.fit(X.head(500), y.head(500))
     assert all("target" not in r.params for r in model.search_result_.records)
     assert not hasattr(model.best_estimator_.named_steps["model"], "transformer_")
+
+
+@pytest.mark.parametrize("target", ["identity", "power"])
+def test_a_fold_reports_the_rounds_boosting_kept_whatever_the_target(
+    target: str, tmp_path: object
+) -> None:
+    """The cost model learns from the rounds early stopping kept; a target transform wraps the
+    model, and the rounds must still come through."""
+    from pathlib import Path
+
+    from automl.isolation import SearchData, TrialJob, run_isolated, write_search_data
+    from automl.search_setup import cv_folds
+
+    X, y = _skewed(900)
+    target_values = y.to_numpy()
+    path = Path(str(tmp_path)) / "data.pkl"
+    folds = cv_folds(target_values, task="regression", cv=3, seed=0)
+    write_search_data(
+        SearchData(X=X, y=target_values, folds=folds, plan=plan_columns(X),
+                   scorer="neg_root_mean_squared_error"),
+        path,
+    )  # fmt: skip
+    params = _params("lightgbm") | {"n_estimators": 2000, "learning_rate": 0.3, "target": target}
+    job = TrialJob(data_path=path, family=FAMILIES["lightgbm"], params=params,
+                   context=BuildContext(task="regression", seed=0, early_stopping=True))  # fmt: skip
+    outcome = run_isolated(job, deadline=None, on_fold=lambda result: True)
+    assert outcome.error is None and len(outcome.folds) == 3
+    assert all(f.rounds is not None and f.rounds < 2000 for f in outcome.folds)
