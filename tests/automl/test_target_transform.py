@@ -177,8 +177,8 @@ def test_a_fold_reports_the_rounds_boosting_kept_whatever_the_target(
         path,
     )  # fmt: skip
     params = _params("lightgbm") | {"n_estimators": 2000, "learning_rate": 0.3, "target": target}
-    job = TrialJob(data_path=path, family=FAMILIES["lightgbm"], params=params,
-                   context=BuildContext(task="regression", seed=0, early_stopping=True))  # fmt: skip
+    context = BuildContext(task="regression", seed=0, early_stopping=True)
+    job = TrialJob(data_path=path, family=FAMILIES["lightgbm"], params=params, context=context)
     outcome = run_isolated(job, deadline=None, on_fold=lambda result: True)
     assert outcome.error is None and len(outcome.folds) == 3
     assert all(f.rounds is not None and f.rounds < 2000 for f in outcome.folds)
