@@ -28,7 +28,7 @@ from automl.budget import REFIT_OVERHEAD_S
 from automl.data.task import Task
 from automl.predictions import score_predictions
 
-# The family name an ensemble goes by in leaderboards, best.json and the registry.
+# The family name an ensemble goes by in leaderboards, best_params.json and the registry.
 ENSEMBLE = "ensemble"
 # Members are refit one after another, each with n_jobs threads. Costs are measured with one
 # thread, and a fit with n_jobs threads is not n_jobs times faster (preprocessing is serial):
@@ -78,7 +78,7 @@ class Ensemble:
 
     @classmethod
     def members_from(cls, rows: Sequence[dict[str, Any]]) -> tuple[Member, ...]:
-        """Members as :meth:`to_dict` wrote them (best.json)."""
+        """Members as :meth:`to_dict` wrote them (best_params.json)."""
         return tuple(
             Member(int(r["trial"]), str(r["family"]), dict(r["params"]), float(r["weight"]))
             for r in rows

@@ -1,4 +1,4 @@
-"""The evidence behind the warm-start portfolio (automl/portfolio.py, docs/portfolio.md).
+"""The evidence behind the warm-start portfolio (automl/portfolio.py, docs/search.md section 1).
 
 Cross-validates every configuration of ``automl.portfolio.CANDIDATES`` on every dataset of the
 suite, through the search's own trial runner (same preprocessing, folds and scorer), then
