@@ -261,6 +261,39 @@ def _bagging_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return [*lines, ""]
 
 
+def _stacking_section(data: dict) -> list[str]:  # type: ignore[type-arg]
+    lines = [
+        "## A stacked second level against ensemble selection (issue 9)",
+        "",
+        f"Machine: {data['machine']}. Commit {data['commit']}. Command: "
+        "`python benchmarks/stacking.py ../shared/bench --datasets hpc_jobs credit_data "
+        "diamonds_price bikeshare --seeds 0 --budget 300 --out benchmarks/stacking.json`.",
+        "",
+        "After one search, its ensemble's members and the best trial of every other family "
+        "(`bases`) are fitted again on each CV fold: out-of-fold answers for every training row, "
+        "and for the test rows the average of the five fold models. On them: `caruana` is what "
+        "we ship (the search's ensemble, refit on all rows); `best base` the base with the best "
+        "CV score; `linear` a logistic regression on the bases' log-probabilities (non-negative "
+        "least squares for regression); `passthrough` AutoGluon's kind of stacking, a "
+        "HistGradientBoosting model on the raw features and the bases' answers. Each cell: CV "
+        "score (same folds) / test score; higher is better. Caruana's CV score is the one "
+        "selection maximised on the same answers, so it flatters; the others are out of fold.",
+        "",
+        "| dataset | seed | bases | caruana | best base | linear | passthrough |",
+        "|---|---:|---:|---|---|---|---|",
+    ]
+
+    def cell(entry: dict) -> str:  # type: ignore[type-arg]
+        return f"{entry['cv']:.4g} / {entry['test']:.4g}"
+
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['dataset']} | {r['seed']} | {len(r['bases'])} | {cell(r['caruana'])} | "
+            f"{cell(r['best_base'])} | {cell(r['linear'])} | {cell(r['passthrough'])} |"
+        )
+    return [*lines, ""]
+
+
 def results_markdown(peers: Path) -> str:
     """RESULTS.md from the JSON files beside this script and the peers' JSON lines."""
     parts = [
@@ -291,6 +324,9 @@ def results_markdown(peers: Path) -> str:
     bagging = HERE / "bagging.json"
     if bagging.exists():
         parts += _bagging_section(json.loads(bagging.read_text()))
+    stacking = HERE / "stacking.json"
+    if stacking.exists():
+        parts += _stacking_section(json.loads(stacking.read_text()))
     return "\n".join(parts)
 
 
