@@ -10,7 +10,6 @@ five fold models' averaged predictions are scored on the test split beside the r
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -21,12 +20,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import git_commit, load_suite, machine
+from common import load_suite
 from peer_systems import test_score
+from search_runs import arguments, run_search, write_runs
 
-from automl import AutoMLClassifier, AutoMLRegressor
 from automl.estimator import refit_best, refit_ensemble
-from automl.search_setup import cv_folds, target_of
 
 
 class Bag:
@@ -45,23 +43,11 @@ class Bag:
 
 def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
     X, y, X_test, y_test = data.split()
-    cls = AutoMLRegressor if data.task == "regression" else AutoMLClassifier
-    model = cls(metric=data.metric, time_budget_s=budget, n_jobs=n_jobs, seed=seed)
-    model.fit(X, y)
-    result = model.search_result_
-    _, target = target_of(y, task=data.task, positive_class=None)
-    folds = cv_folds(target, task=data.task, cv=model.cv, seed=seed)  # the search's own folds
-    common = dict(
-        plan=result.plan,
-        task=data.task,
-        seed=seed,
-        n_jobs=n_jobs,
-        classes=result.classes,
-        early_stopping=result.early_stopping,
-    )
+    run = run_search(data, seed=seed, budget=budget, n_jobs=n_jobs)
+    model, result, common = run.model, run.model.search_result_, run.refit_args
     started = time.monotonic()
     fold_models = []
-    for train_idx, _ in folds:
+    for train_idx, _ in run.folds:
         Xf, yf = X.iloc[train_idx], y.iloc[train_idx]
         if result.ensemble is not None:
             fold_models.append(refit_ensemble(Xf, yf, members=result.ensemble.members, **common))
@@ -86,23 +72,14 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("bench", type=Path)
-    parser.add_argument("--datasets", nargs="+")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--budget", type=float, default=60)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = arguments(budget=60).parse_args()
     rows = []
     for data in load_suite(args.bench, args.datasets):
         for seed in args.seeds:
             row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    args.out.write_text(
-        json.dumps({"machine": machine(), "commit": git_commit(), "runs": rows}, indent=1) + "\n"
-    )
+    write_runs(args.out, rows)
 
 
 if __name__ == "__main__":

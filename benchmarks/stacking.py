@@ -18,7 +18,6 @@ rows. On those, three second levels, each scored on CV (the same folds) and on t
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,11 +29,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import as_categories, git_commit, load_suite, machine
+from common import as_categories, load_suite
+from search_runs import arguments, run_search, write_runs
 
-from automl import AutoMLClassifier, AutoMLRegressor
 from automl.estimator import refit_best
-from automl.search_setup import cv_folds, target_of
 
 EPS = 1e-6
 
@@ -140,21 +138,13 @@ def second_level(
 
 def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict[str, Any]:
     X, y, X_test, y_test = data.split()
-    cls = AutoMLRegressor if data.task == "regression" else AutoMLClassifier
-    model = cls(metric=data.metric, time_budget_s=budget, n_jobs=n_jobs, seed=seed)
-    model.fit(X, y)
-    result = model.search_result_
-    _, target = target_of(y, task=data.task, positive_class=None)
-    folds = cv_folds(target, task=data.task, cv=model.cv, seed=seed)
+    run = run_search(data, seed=seed, budget=budget, n_jobs=n_jobs)
+    model, result, target, folds = run.model, run.model.search_result_, run.target, run.folds
     if data.task == "regression":
         target_test = y_test.to_numpy(dtype=float)
     else:
         code = {label: i for i, label in enumerate(result.classes)}
         target_test = np.asarray([code[v] for v in y_test])
-    common = dict(
-        plan=result.plan, task=data.task, seed=seed, n_jobs=n_jobs, classes=result.classes,
-        early_stopping=result.early_stopping,
-    )  # fmt: skip
     bases = bases_of(result, limit)
     started = time.monotonic()
     oofs, tests = [], []
@@ -163,7 +153,7 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict
         bag = []
         for train_idx, valid_idx in folds:
             fitted = refit_best(
-                X.iloc[train_idx], y.iloc[train_idx], family=family, params=params, **common
+                X.iloc[train_idx], y.iloc[train_idx], family=family, params=params, **run.refit_args
             )
             part = answers_of(fitted, X.iloc[valid_idx], data.task)
             if oof is None:
@@ -210,14 +200,8 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("bench", type=Path)
-    parser.add_argument("--datasets", nargs="+")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--budget", type=float, default=300)
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser = arguments(budget=300)
     parser.add_argument("--bases", type=int, default=8)
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = []
     for data in load_suite(args.bench, args.datasets):
@@ -225,10 +209,7 @@ def main() -> None:
             row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs, limit=args.bases)
             print(json.dumps(row), flush=True)
             rows.append(row)
-            args.out.write_text(
-                json.dumps({"machine": machine(), "commit": git_commit(), "runs": rows}, indent=1)
-                + "\n"
-            )
+            write_runs(args.out, rows)
 
 
 if __name__ == "__main__":
