@@ -157,6 +157,7 @@ class SearchParams(Section):
     pruner: Literal["percentile", "hyperband"] = "percentile"
     portfolio: bool = True
     ensemble: bool = True
+    stack: bool = True
     target_transform: bool = True
     early_stopping: bool = True
     # Scale-out (docs/deployment.md): the study is shared with `automl worker` processes.

@@ -64,6 +64,10 @@ class Ensemble:
     cv_scores: tuple[float, ...]
     rounds: int
     refit_s: float
+    # With a second level (automl.stacking): the first-level pipelines whose answers are its
+    # columns, and its own members (each repeats a first-level trial's pipeline on them).
+    inputs: tuple[Member, ...] = ()
+    second: tuple[Member, ...] = ()
 
     @property
     def cv_mean(self) -> float:
@@ -85,16 +89,30 @@ class Ensemble:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "cv_mean": self.cv_mean,
             "cv_std": self.cv_std,
             "cv_scores": list(self.cv_scores),
             "rounds": self.rounds,
-            "members": [
-                {"trial": m.trial, "family": m.family, "weight": m.weight, "params": m.params}
-                for m in self.members
-            ],
+            "members": _rows(self.members),
         }
+        if self.second:
+            out |= {"inputs": _rows(self.inputs), "second": _rows(self.second)}
+        return out
+
+    def describe(self) -> list[str]:
+        """Each member as people read it: ``trial 5 (xgboost) 0.25``; second-level members as
+        ``trial 5 (xgboost) on level 1 0.25``."""
+        return [f"trial {m.trial} ({m.family}) {m.weight:.4g}" for m in self.members] + [
+            f"trial {m.trial} ({m.family}) on level 1 {m.weight:.4g}" for m in self.second
+        ]
+
+
+def _rows(members: Sequence[Member]) -> list[dict[str, Any]]:
+    return [
+        {"trial": m.trial, "family": m.family, "weight": m.weight, "params": m.params}
+        for m in members
+    ]
 
 
 def refit_seconds(costs: Sequence[float], n_jobs: int) -> float:

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from automl.config import SearchParams
 from automl.config_messages import format_error
 from automl.data.task import Task
-from automl.ensemble import ENSEMBLE, Member, build_ensemble
+from automl.ensemble import ENSEMBLE, Ensemble, Member, build_ensemble
 from automl.events import SearchObserver
 from automl.exceptions import ConfigError, DataError
 from automl.families import FAMILIES, BuildContext
@@ -87,6 +87,33 @@ def refit_ensemble(
         return estimator.fit(X, y)
 
 
+def refit_stacked(
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    plan: ColumnPlan,
+    ensemble: Ensemble,
+    task: Task,
+    seed: int,
+    n_jobs: int,
+    classes: Any = None,
+    early_stopping: bool = True,
+    cv: int = 5,
+    input_answers: Sequence[np.ndarray[Any, Any]] | None = None,
+) -> Any:
+    """Fit an ensemble with a second level (:class:`automl.stacking.StackedModel`) on all
+    rows; without the search's ``input_answers``, they are computed again on ``cv`` folds."""
+    from automl.stacking import StackedModel
+
+    stacked = StackedModel(
+        plan=plan, inputs=ensemble.inputs, members=ensemble.members, second=ensemble.second,
+        task=task, seed=seed, n_jobs=n_jobs, early_stopping=early_stopping, cv=cv,
+    )  # fmt: skip
+    if task == "regression":
+        return stacked.fit(X, y.to_numpy(dtype=float), input_answers=input_answers)
+    return LabeledClassifier(stacked, classes).fit(X, y, input_answers=input_answers)
+
+
 class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
     _kind: ClassVar[str]
 
@@ -108,6 +135,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        stack: bool = True,
         target_transform: bool = True,
         early_stopping: bool = True,
         show_progress: bool = False,
@@ -127,6 +155,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         self.pruner = pruner
         self.portfolio = portfolio
         self.ensemble = ensemble
+        self.stack = stack
         self.target_transform = target_transform
         self.early_stopping = early_stopping
         self.show_progress = show_progress
@@ -147,6 +176,7 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
             "pruner": self.pruner,
             "portfolio": self.portfolio,
             "ensemble": self.ensemble,
+            "stack": self.stack,
             "target_transform": self.target_transform,
             "early_stopping": self.early_stopping,
         }
@@ -184,7 +214,16 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
         )
         X_frame, y_clean = _as_frame(X), y_series.reset_index(drop=True)
         refit_started = time.monotonic()
-        if result.ensemble is not None:
+        if result.ensemble is not None and result.ensemble.second:
+            self.best_estimator_ = refit_stacked(
+                X_frame, y_clean, plan=result.plan, ensemble=result.ensemble, task=task,
+                seed=self.seed, n_jobs=self.n_jobs, classes=result.classes,
+                early_stopping=result.early_stopping, cv=self.cv,
+                input_answers=result.input_answers,
+            )  # fmt: skip
+            # Predictions about the training rows are not kept with the model.
+            result.input_answers = None
+        elif result.ensemble is not None:
             self.best_estimator_ = refit_ensemble(
                 X_frame, y_clean, plan=result.plan, members=result.ensemble.members, task=task,
                 seed=self.seed, n_jobs=self.n_jobs, classes=result.classes,
@@ -268,6 +307,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
         pruner: str = "percentile",
         portfolio: bool = True,
         ensemble: bool = True,
+        stack: bool = True,
         target_transform: bool = True,
         early_stopping: bool = True,
         show_progress: bool = False,
@@ -289,6 +329,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):  # type: ignore[misc]
             pruner=pruner,
             portfolio=portfolio,
             ensemble=ensemble,
+            stack=stack,
             target_transform=target_transform,
             early_stopping=early_stopping,
             show_progress=show_progress,

@@ -40,11 +40,11 @@ class LabeledClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.estimator = estimator
         self.classes = classes
 
-    def fit(self, X: Any, y: Any) -> LabeledClassifier:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> LabeledClassifier:
         self.classes_ = np.asarray(self.classes, dtype=object)
         index = {label: i for i, label in enumerate(self.classes_.tolist())}
         codes = np.asarray([index[v] for v in pd.Series(y).tolist()], dtype=np.int64)
-        self.estimator_ = clone(self.estimator).fit(X, codes)
+        self.estimator_ = clone(self.estimator).fit(X, codes, **fit_params)
         return self
 
     def predict(self, X: Any) -> Any:

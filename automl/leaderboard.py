@@ -49,6 +49,9 @@ def leaderboard(
     ]
     if ensemble is not None:
         members = {f"trial {m.trial} ({m.family})": round(m.weight, 4) for m in ensemble.members}
+        members |= {
+            f"trial {m.trial} ({m.family}) on level 1": round(m.weight, 4) for m in ensemble.second
+        }
         rows.append({
             "trial": None, "family": ENSEMBLE, "state": "ENSEMBLE",
             "cv_mean": ensemble.cv_mean, "cv_std": ensemble.cv_std,

@@ -55,6 +55,7 @@ class Objective:
         cv: int,
         y: np.ndarray[Any, Any],
         metric: str,
+        n_features: int = 0,
     ) -> None:
         self.families = families
         self.task = task
@@ -66,6 +67,8 @@ class Objective:
         self.cv = cv
         self.y = y
         self.metric = metric
+        self.n_features = n_features
+        self.n_classes = 0 if task == "regression" else int(np.max(y)) + 1
         self.answers = AnswerStore()
         self.costs = CostModel()
         self.refused_at_end = 0

@@ -15,7 +15,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from automl.budget import Budget
+from automl.budget import Budget, refit_estimate
 from automl.config import SearchParams
 from automl.data.task import Task
 from automl.ensemble import Ensemble
@@ -38,6 +38,7 @@ from automl.preprocess import ColumnPlan
 from automl.redact import redact_url
 from automl.search_setup import Prepared, prepare
 from automl.shared_study import finish_shared, join, open_to_workers, prepare_for_trials
+from automl.stacking import StackOutcome, search_stack
 from automl.study import Heartbeat, fail_interrupted_trials, open_study
 from automl.trials import Notifier, Role, best_mean, optimize
 
@@ -63,6 +64,8 @@ class SearchResult:
     ensemble: Ensemble | None = None
     # Whether boosting stopped early in the trials; the refit must do as they did.
     early_stopping: bool = False
+    # With a second level: its inputs' out-of-fold answers, for the refit (memory only).
+    input_answers: list[np.ndarray[Any, Any]] | None = field(default=None, repr=False)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -97,12 +100,16 @@ def run_search(
     )  # fmt: skip
     prep, budget = session.prep, session.budget
     records, best = _finished(session.study)
-    ensemble = None
+    ensemble, input_answers = None, None
     if prep.settings.ensemble and best is not None:
         ensemble = ensemble_within_budget(
             session.objective.answers, best_cv=best_mean(best), y=prep.target, folds=prep.folds,
             metric=prep.metric, task=task, n_jobs=prep.settings.n_jobs, budget=budget,
         )  # fmt: skip
+        if prep.settings.stack:
+            stacked = _second_level(session, best=best, ensemble=ensemble)
+            if stacked is not None:
+                ensemble, input_answers = stacked.ensemble, stacked.input_answers
     end = _end(session, records, best=best, ensemble=ensemble, observers=observers)
     if best is None:
         raise SearchError(_no_model_message(records, settings))
@@ -120,7 +127,25 @@ def run_search(
         new_trials=len(records) - session.done_before,
         ensemble=ensemble,
         early_stopping=prep.settings.early_stopping,
+        input_answers=input_answers,
     )
+
+
+def _second_level(
+    session: _Session, *, best: TrialRecord, ensemble: Ensemble | None
+) -> StackOutcome | None:
+    prep, budget = session.prep, session.budget
+    fallback = (
+        ensemble.refit_s if ensemble is not None
+        else refit_estimate(best.fit_time_s, len(best.cv_scores), prep.cv)
+    )  # fmt: skip
+    return search_stack(
+        session.objective.answers.candidates(), ensemble=ensemble, best_cv=best_mean(best),
+        X=prep.X, y=prep.target, folds=prep.folds, plan=prep.plan, metric=prep.metric,
+        task=prep.task, seed=prep.settings.seed, n_jobs=prep.settings.n_jobs,
+        early_stopping=prep.settings.early_stopping, deadline=budget.end,
+        fallback_refit_s=fallback, clock=budget.clock,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -256,6 +281,7 @@ def _run_trials(
             cv=prep.cv,
             y=prep.target,
             metric=prep.metric,
+            n_features=len(prep.plan.columns),
         )
         run = functools.partial(
             optimize, study, objective=objective, settings=settings, budget=budget,

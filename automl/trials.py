@@ -24,6 +24,7 @@ from automl.exceptions import SearchError
 from automl.leaderboard import record_of
 from automl.objective import Objective, TrialFailedError
 from automl.shared_study import StudyFull, publish_trials_end, trials_end_in
+from automl.stacking import STACK_SHARE, expected_stack_s
 from automl.study import quiet_optuna
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ def optimize(
                 cap = max(keep, ENSEMBLE_SHARE * (budget.end - budget.start))
                 wanted = objective.answers.expected_refit_s(settings.n_jobs)
                 keep = max(keep, min(cap, wanted + objective.answers.selection_s()))
+                if settings.stack:
+                    keep = max(keep, _stack_reserve(objective, budget, cv=cv))
             budget.reserve(keep)
             moved = abs(keep - published["reserve"]) >= 1.0
             if role == "coordinator" and budget.end is not None and moved:
@@ -133,6 +136,20 @@ def optimize(
             logger.warning("a trial of this process was taken for dead and is run elsewhere")
             if remaining is not None or budget.search_left() <= 0.5:
                 return reason["value"]
+
+
+def _stack_reserve(objective: Objective, budget: Budget, *, cv: int) -> float:
+    """Time for a second level (automl.stacking), when it fits within its share of the
+    budget; else none, and the trials use that time."""
+    assert budget.end is not None
+    answers = objective.answers
+    wanted = expected_stack_s(
+        answers.candidates(), n_features=objective.n_features, n_classes=objective.n_classes,
+        cv=cv, n_jobs=objective.settings.n_jobs,
+    )  # fmt: skip
+    # Two selections: the first level's, then both levels'.
+    wanted += 2 * answers.selection_s()
+    return wanted if wanted <= STACK_SHARE * (budget.end - budget.start) else 0.0
 
 
 def _finished_elsewhere(exc: Exception) -> bool:

@@ -9,8 +9,13 @@ rows. On those, three second levels, each scored on CV (the same folds) and on t
 - ``caruana``: what we ship, the search's ensemble (or best trial) refit on all rows;
 - ``linear``: a linear model on the bases' predictions (multinomial logistic regression on
   their log-probabilities; non-negative least squares for regression);
-- ``passthrough``: AutoGluon's stacking: a HistGradientBoosting model on the raw features
-  together with the bases' predictions.
+- ``passthrough``: a HistGradientBoosting model on the raw features together with the bases'
+  predictions;
+- ``stack``: AutoGluon's stacking: the best ``--stacked`` bases' own pipelines fitted again
+  on the raw features together with all bases' out-of-fold predictions (a bag of fold models
+  each, answering on test from the bases' bagged test answers), then ensemble selection over
+  first and second level together; ``caruana_bag`` is the same selection over the first level
+  only, scored with the bagged test answers, the like-for-like baseline.
 
     python benchmarks/stacking.py ../shared/bench --datasets hpc_jobs credit_data --seeds 0 \
         --budget 300 --out benchmarks/stacking.json
@@ -32,7 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import as_categories, load_suite
 from search_runs import arguments, run_search, write_runs
 
+from automl.ensemble import Candidate, select_ensemble
 from automl.estimator import refit_best
+from automl.preprocess import plan_columns
 
 EPS = 1e-6
 
@@ -136,7 +143,85 @@ def second_level(
     return oof, level_answers(make().fit(Z, target), Z_test, task)
 
 
-def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict[str, Any]:
+def bagged(
+    run: Any, X: pd.DataFrame, X_test: pd.DataFrame, y: pd.Series, *, family: str,
+    params: dict[str, Any], task: str, refit_args: dict[str, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:  # fmt: skip
+    """Out-of-fold answers of one pipeline on the search's folds, and its fold models' mean
+    answer on test."""
+    oof: np.ndarray[Any, Any] | None = None
+    bag = []
+    for train_idx, valid_idx in run.folds:
+        fitted = refit_best(
+            X.iloc[train_idx], y.iloc[train_idx], family=family, params=params, **refit_args
+        )
+        part = answers_of(fitted, X.iloc[valid_idx], task)
+        if oof is None:
+            oof = np.zeros((len(X), *part.shape[1:]))
+        oof[valid_idx] = part
+        bag.append(answers_of(fitted, X_test, task))
+    assert oof is not None
+    return oof, np.mean(bag, axis=0)
+
+
+def selected(
+    levels: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], *, run: Any, data: Any,
+    target_test: np.ndarray[Any, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Ensemble selection over (out-of-fold, test) answers: its CV and test scores."""
+    pool = [
+        Candidate(trial=i, family="", params={}, answers=oof, refit_s=0.0)
+        for i, (oof, _) in enumerate(levels)
+    ]
+    chosen = select_ensemble(pool, y=run.target, folds=run.folds, metric=data.metric,
+                             task=data.task)  # fmt: skip
+    assert chosen is not None
+    test = sum(levels[m.trial][1] * m.weight for m in chosen.members)
+    return {
+        "cv": chosen.cv_mean,
+        "test": score(data.metric, target_test, np.asarray(test)),
+        "members": {str(m.trial): round(m.weight, 3) for m in chosen.members},
+    }
+
+
+def stack(
+    run: Any, data: Any, bases: list[tuple[str, dict[str, Any]]],
+    first: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], *, stacked: int,
+    target_test: np.ndarray[Any, Any],
+) -> dict[str, Any]:  # fmt: skip
+    X, y, X_test, _ = data.split()
+    Z = features([oof for oof, _ in first], data.task)
+    Z_test = features([test for _, test in first], data.task)
+    extra = [f"__level1_{i}" for i in range(Z.shape[1])]
+    P = pd.concat([X.reset_index(drop=True), pd.DataFrame(Z, columns=extra)], axis=1)
+    P_test = pd.concat([X_test.reset_index(drop=True), pd.DataFrame(Z_test, columns=extra)], axis=1)
+    refit_args = {**run.refit_args, "plan": plan_columns(P)}
+    started = time.monotonic()
+    second = [
+        bagged(
+            run,
+            P,
+            P_test,
+            y.reset_index(drop=True),
+            family=family,
+            params=params,
+            task=data.task,
+            refit_args=refit_args,
+        )
+        for family, params in bases[:stacked]
+    ]
+    row = selected(first + second, run=run, data=data, target_test=target_test)
+    row["s"] = round(time.monotonic() - started, 1)
+    row["second_alone"] = [
+        {"cv": score(data.metric, run.target, oof), "test": score(data.metric, target_test, t)}
+        for oof, t in second
+    ]
+    return row
+
+
+def one(
+    data: Any, *, seed: int, budget: float, n_jobs: int, limit: int, stacked: int
+) -> dict[str, Any]:
     X, y, X_test, y_test = data.split()
     run = run_search(data, seed=seed, budget=budget, n_jobs=n_jobs)
     model, result, target, folds = run.model, run.model.search_result_, run.target, run.folds
@@ -149,20 +234,10 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict
     started = time.monotonic()
     oofs, tests = [], []
     for family, params in bases:
-        oof: np.ndarray[Any, Any] | None = None
-        bag = []
-        for train_idx, valid_idx in folds:
-            fitted = refit_best(
-                X.iloc[train_idx], y.iloc[train_idx], family=family, params=params, **run.refit_args
-            )
-            part = answers_of(fitted, X.iloc[valid_idx], data.task)
-            if oof is None:
-                oof = np.zeros((len(X), *part.shape[1:]))
-            oof[valid_idx] = part
-            bag.append(answers_of(fitted, X_test, data.task))
-        assert oof is not None
+        oof, test = bagged(run, X, X_test, y, family=family, params=params, task=data.task,
+                           refit_args=run.refit_args)  # fmt: skip
         oofs.append(oof)
-        tests.append(np.mean(bag, axis=0))
+        tests.append(test)
     bases_s = time.monotonic() - started
     shipped = answers_of(model.best_estimator_, X_test, data.task)
     row: dict[str, Any] = {
@@ -196,17 +271,24 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int, limit: int) -> dict
             "test": score(data.metric, target_test, test),
             "s": round(time.monotonic() - started, 1),
         }
+    first = list(zip(oofs, tests, strict=True))
+    row["caruana_bag"] = selected(first, run=run, data=data, target_test=target_test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row["stack"] = stack(run, data, bases, first, stacked=stacked, target_test=target_test)
     return row
 
 
 def main() -> None:
     parser = arguments(budget=300)
     parser.add_argument("--bases", type=int, default=8)
+    parser.add_argument("--stacked", type=int, default=4)
     args = parser.parse_args()
     rows = []
     for data in load_suite(args.bench, args.datasets):
         for seed in args.seeds:
-            row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs, limit=args.bases)
+            row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs, limit=args.bases,
+                      stacked=args.stacked)  # fmt: skip
             print(json.dumps(row), flush=True)
             rows.append(row)
             write_runs(args.out, rows)

@@ -155,7 +155,7 @@ def _chosen(result: SearchResult) -> dict[str, Any]:
         ensemble = result.ensemble.to_dict()
         return {
             "family": ENSEMBLE,
-            "params": {"members": ensemble["members"]},
+            "params": {k: ensemble[k] for k in ("members", "inputs", "second") if k in ensemble},
             "trial": None,
             "cv_mean": ensemble["cv_mean"],
             "cv_std": ensemble["cv_std"],

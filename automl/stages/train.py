@@ -22,7 +22,7 @@ import sklearn
 
 from automl.data.profile import content_hash
 from automl.ensemble import ENSEMBLE, Ensemble
-from automl.estimator import refit_best, refit_ensemble
+from automl.estimator import refit_best, refit_ensemble, refit_stacked
 from automl.families.early_stopping import applies as early_stopping_applies
 from automl.labels import encode_classes
 from automl.preprocess import plan_columns
@@ -52,7 +52,21 @@ def run(
         len(X), params.split.cv_folds
     )
     started = time.perf_counter()
-    if best["family"] == ENSEMBLE:
+    if best["family"] == ENSEMBLE and best["params"].get("second"):
+        chosen = best["params"]
+        stacked = Ensemble(
+            members=Ensemble.members_from(chosen["members"]), cv_scores=(), rounds=0,
+            refit_s=0.0, inputs=Ensemble.members_from(chosen["inputs"]),
+            second=Ensemble.members_from(chosen["second"]),
+        )  # fmt: skip
+        # The second level learns from the first level's out-of-fold answers, computed again
+        # on the search's folds (same count, same seed).
+        model = refit_stacked(
+            X, y.reset_index(drop=True), plan=plan_columns(X), ensemble=stacked, task=task,
+            seed=params.search.seed, n_jobs=params.train.n_jobs, classes=classes,
+            early_stopping=early_stopping, cv=params.split.cv_folds,
+        )  # fmt: skip
+    elif best["family"] == ENSEMBLE:
         model = refit_ensemble(
             X, y.reset_index(drop=True), plan=plan_columns(X),
             members=Ensemble.members_from(best["params"]["members"]), task=task,

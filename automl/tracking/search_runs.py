@@ -156,13 +156,12 @@ class MlflowSearchTracker(SearchObserver):
                 Metric("ensemble_cv_score", end.ensemble.cv_mean, now, 0),
                 Metric("ensemble_cv_std", end.ensemble.cv_std, now, 0),
                 Metric("ensemble_members", len(end.ensemble.members), now, 0),
+                Metric("ensemble_second_level_members", len(end.ensemble.second), now, 0),
             ]
             tags += [
                 RunTag("automl.model", "ensemble"),
-                RunTag("automl.ensemble", ", ".join(
-                    f"trial {m.trial} ({m.family}) {m.weight:.4g}" for m in end.ensemble.members
-                )[:5000]),
-            ]  # fmt: skip
+                RunTag("automl.ensemble", ", ".join(end.ensemble.describe())[:5000]),
+            ]
             self._mark_members(end.ensemble.weights(), now)
         self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
         self._raise_errors()

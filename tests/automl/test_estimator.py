@@ -160,7 +160,12 @@ def test_an_ensemble_is_refit_as_the_weighted_average_of_its_members(
 
     X, y = small_credit
     model = AutoMLClassifier(
-        n_trials=10, seed=0, families=["linear", "lightgbm", "knn"], time_budget_s=None, cv=3
+        n_trials=10,
+        seed=0,
+        families=["linear", "lightgbm", "knn"],
+        time_budget_s=None,
+        cv=3,
+        stack=False,
     ).fit(X, y)
     ensemble = model.ensemble_
     assert ensemble is not None  # seeded: it beats the best single trial on these folds
@@ -176,3 +181,31 @@ def test_an_ensemble_is_refit_as_the_weighted_average_of_its_members(
     expected = np.average(members, axis=0, weights=voting.weights)
     assert model.predict_proba(head) == pytest.approx(expected)
     assert model.leaderboard_.iloc[0]["state"] == "ENSEMBLE"
+
+
+def test_a_stacked_ensemble_is_refit_as_one_model_that_answers_in_labels(
+    small_credit: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    import pickle
+
+    from automl.stacking import StackedModel
+
+    X, y = small_credit
+    model = AutoMLClassifier(
+        n_trials=10, seed=0, families=["linear", "lightgbm", "knn"], time_budget_s=None, cv=3
+    ).fit(X, y)
+    ensemble = model.ensemble_
+    assert ensemble is not None and ensemble.second  # seeded: the second level wins on CV
+    stacked = model.best_estimator_.estimator_
+    assert isinstance(stacked, StackedModel)
+    assert set(stacked.first_) == {m.trial for m in (*ensemble.inputs, *ensemble.members)}
+    assert len(stacked.second_) == len(ensemble.second)
+    # The out-of-fold answers it learnt from are not kept with the fitted estimator.
+    assert model.search_result_.input_answers is None
+    assert b"input_answers" not in pickle.dumps(model.best_estimator_)
+    head = X.head(30)
+    proba = model.predict_proba(head)
+    assert proba == pytest.approx(stacked.predict_proba(head))
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert set(model.predict(head)) <= set(y)
+    assert list(model.classes_) == sorted(set(y))

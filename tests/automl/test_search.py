@@ -183,7 +183,7 @@ def test_the_ensemble_beats_the_best_trial_or_is_not_used(
     recorder = Recorder()
     families = ["linear", "lightgbm", "knn"]
     result = run_search(X, y, task="binary", cv=3, observers=[recorder],
-                        settings=settings(n_trials=10, families=families))  # fmt: skip
+                        settings=settings(n_trials=10, families=families, stack=False))  # fmt: skip
     ensemble = result.ensemble
     assert ensemble is not None  # seeded: this search's ensemble does beat its best trial
     assert recorder.end is not None and recorder.end.ensemble is ensemble
@@ -201,6 +201,29 @@ def test_the_ensemble_beats_the_best_trial_or_is_not_used(
     single = run_search(X, y, task="binary", cv=3, settings=off)
     assert single.ensemble is None
     assert "ENSEMBLE" not in set(single.leaderboard()["state"])
+
+
+def test_a_second_level_is_kept_when_it_beats_the_first_on_cv(
+    data: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = data
+    families = ["linear", "lightgbm", "knn"]
+    first = run_search(X, y, task="binary", cv=3,
+                       settings=settings(n_trials=10, families=families, stack=False))  # fmt: skip
+    result = run_search(X, y, task="binary", cv=3,
+                        settings=settings(n_trials=10, families=families))  # fmt: skip
+    stacked = result.ensemble
+    assert first.ensemble is not None and stacked is not None
+    assert stacked.second  # seeded: the second level does beat the first on these folds
+    assert stacked.cv_mean > first.ensemble.cv_mean
+    weights = [m.weight for m in (*stacked.members, *stacked.second)]
+    assert sum(weights) == pytest.approx(1.0)
+    complete = {r.number for r in result.records if r.state == "COMPLETE"}
+    assert {m.trial for m in (*stacked.inputs, *stacked.second)} <= complete
+    assert result.input_answers is not None and len(result.input_answers) == len(stacked.inputs)
+    assert all(len(a) == len(X) for a in result.input_answers)
+    row = result.leaderboard().iloc[0]
+    assert row["state"] == "ENSEMBLE" and "on level 1" in row["params"]
 
 
 def test_every_trial_failing_says_why(data: tuple[pd.DataFrame, pd.Series]) -> None:

@@ -1,0 +1,358 @@
+"""A second level over the search's best pipelines (stacking), kept only when it beats ensemble
+selection on the search's own folds.
+
+The first level's *inputs* are the ensemble's members and the best kept trial of every other
+family (at most ``INPUTS``). Their out-of-fold answers, which the search kept for ensemble
+selection, become extra columns beside the raw features, and the best pipeline of up to
+``SECOND`` families among the inputs is cross-validated again on the widened table, on the same
+folds. Ensemble selection then runs over the first level's candidates and the second level's
+together; the result is kept when its CV score beats the first-level ensemble's (or the best
+trial's).
+
+To answer for new rows (:class:`StackedModel`), the inputs, refit on all rows, answer first;
+their answers are the columns the second level reads. The second level is fitted on all rows
+with the out-of-fold columns, as scikit-learn's ``StackingClassifier`` does (out-of-fold
+answers to learn from, refits to answer with).
+
+Why a second level of our own pipelines and not one model on top: AutoGluon's lead at larger
+budgets comes from its stacked layers, and in benchmarks/stacking.json neither a linear model
+on the first level's answers nor a gradient-boosting model on raw features and answers beat
+ensemble selection on CV; the second level of the search's own tuned pipelines did.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from automl.data.task import Task
+from automl.ensemble import (
+    PARALLEL_EFFICIENCY,
+    Candidate,
+    Ensemble,
+    Member,
+    select_ensemble,
+)
+from automl.families import FAMILIES, BuildContext
+from automl.preprocess import ColumnPlan, build_pipeline
+
+logger = logging.getLogger(__name__)
+
+# First-level pipelines whose answers become columns, and second-level pipelines fitted on them.
+INPUTS = 8
+SECOND = 4
+# The second level is tried only when it is expected to take at most this share of the budget:
+# below it, the first level's search has mostly converged (benchmarks/RESULTS.md, 60 s against
+# 300 s); above it, the trials it would cost are worth more.
+STACK_SHARE = 0.3
+# Second-level candidates are numbered below every trial's number during selection.
+_SECOND_ID = -1_000_000
+COLUMN_PREFIX = "__level1_"
+_EPS = 1e-6
+
+
+def answer_columns(answers: Sequence[np.ndarray[Any, Any]], task: Task) -> np.ndarray[Any, Any]:
+    """The first level's answers as columns: values for regression, the log-odds of the
+    positive class for binary tasks, log-probabilities of every class otherwise."""
+    if task == "regression":
+        return np.column_stack([np.asarray(a, dtype=float) for a in answers])
+    if task == "binary":
+        return np.column_stack([
+            np.log(np.clip(a[:, 1], _EPS, 1 - _EPS)) - np.log(np.clip(a[:, 0], _EPS, 1 - _EPS))
+            for a in answers
+        ])  # fmt: skip
+    return np.column_stack([np.log(np.clip(a, _EPS, 1.0)) for a in answers])
+
+
+def widen(X: pd.DataFrame, columns: np.ndarray[Any, Any]) -> pd.DataFrame:
+    extra = pd.DataFrame(columns, columns=[f"{COLUMN_PREFIX}{i}" for i in range(columns.shape[1])])
+    return pd.concat([X.reset_index(drop=True), extra], axis=1)
+
+
+def widened_plan(plan: ColumnPlan, n_columns: int) -> ColumnPlan:
+    extra = tuple(f"{COLUMN_PREFIX}{i}" for i in range(n_columns))
+    return ColumnPlan(
+        numeric=plan.numeric + extra, categorical=plan.categorical,
+        high_cardinality=plan.high_cardinality, datetime=plan.datetime, ignored=plan.ignored,
+    )  # fmt: skip
+
+
+def pick_inputs(candidates: Sequence[Candidate], ensemble: Ensemble | None) -> list[Candidate]:
+    """The ensemble's members (heaviest first), then the best of every other family."""
+    by_trial = {c.trial: c for c in candidates}
+    picked: list[Candidate] = []
+    if ensemble is not None:
+        picked = [by_trial[m.trial] for m in ensemble.members if m.trial in by_trial]
+    families = {c.family for c in picked}
+    for c in candidates:  # best first
+        if c.family not in families:
+            picked.append(c)
+            families.add(c.family)
+    return picked[:INPUTS]
+
+
+def pick_second(inputs: Sequence[Candidate]) -> list[Candidate]:
+    """One pipeline per family, in the inputs' order: near-copies of one family add little."""
+    seen: set[str] = set()
+    out = []
+    for c in inputs:
+        if c.family not in seen:
+            seen.add(c.family)
+            out.append(c)
+    return out[:SECOND]
+
+
+def _fit_scale(n_features: int, n_columns: int) -> float:
+    # Tree learners' fit time grows with the number of columns they scan.
+    return (n_features + n_columns) / max(1, n_features)
+
+
+def expected_seconds(
+    inputs: Sequence[Candidate], *, n_features: int, n_columns: int, cv: int, n_jobs: int
+) -> tuple[float, float]:
+    """Seconds to cross-validate the second level, and to refit inputs and second level on
+    all rows, one fit after another with ``n_jobs`` threads (refit_s is one thread's)."""
+    scale = _fit_scale(n_features, n_columns)
+    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY)
+    second = pick_second(inputs)
+    # A fold's fit sees (cv - 1)/cv of the rows; refit_s holds a 1.2 margin already.
+    folds = sum(c.refit_s * scale * (cv - 1) for c in second) / speed
+    refits = (sum(c.refit_s for c in inputs) + sum(c.refit_s * scale for c in second)) / speed
+    return folds, refits
+
+
+def expected_stack_s(
+    candidates: Sequence[Candidate], *, n_features: int, n_classes: int, cv: int, n_jobs: int
+) -> float:
+    """What a second level over ``candidates`` is expected to cost in all (for the time kept
+    back while the trials run)."""
+    inputs = pick_inputs(candidates, None)
+    if len(inputs) < 2:
+        return 0.0
+    per = 1 if n_classes <= 2 else n_classes
+    folds, refits = expected_seconds(
+        inputs, n_features=n_features, n_columns=per * len(inputs), cv=cv, n_jobs=n_jobs
+    )
+    return folds + refits
+
+
+@dataclass
+class StackOutcome:
+    """A stack that beat the first level: the ensemble to refit, and the inputs' out-of-fold
+    answers the second level learns from (held in memory only; predictions about the training
+    rows are never written)."""
+
+    ensemble: Ensemble
+    input_answers: list[np.ndarray[Any, Any]]
+
+
+def search_stack(
+    candidates: Sequence[Candidate],
+    *,
+    ensemble: Ensemble | None,
+    best_cv: float,
+    X: pd.DataFrame,
+    y: np.ndarray[Any, Any],
+    folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
+    plan: ColumnPlan,
+    metric: str,
+    task: Task,
+    seed: int,
+    n_jobs: int,
+    early_stopping: bool,
+    deadline: float | None,
+    fallback_refit_s: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> StackOutcome | None:
+    """Cross-validate a second level and select over both levels; None unless it beats the
+    first level (``ensemble``, else the best trial's ``best_cv``) on CV, or when the time
+    until ``deadline`` is too short. By ``deadline`` the refits must be done too: the stack's,
+    or the first level's (``fallback_refit_s``) when the stack loses."""
+    inputs = pick_inputs(candidates, ensemble)
+    if len(inputs) < 2:
+        return None
+    columns = answer_columns([c.answers for c in inputs], task)
+    folds_s, refits_s = expected_seconds(
+        inputs, n_features=len(plan.columns), n_columns=columns.shape[1], cv=len(folds),
+        n_jobs=n_jobs,
+    )  # fmt: skip
+    refits_s = max(refits_s, fallback_refit_s)
+    if deadline is not None and clock() + folds_s + refits_s > deadline:
+        logger.info("no second level: %.0f s expected, too few left", folds_s + refits_s)
+        return None
+    wide = widen(X, columns)
+    context = BuildContext(task=task, seed=seed, n_jobs=n_jobs, early_stopping=early_stopping)
+    wide_plan = widened_plan(plan, columns.shape[1])
+    scale = _fit_scale(len(plan.columns), columns.shape[1])
+    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY)
+    second: list[Candidate] = []
+    for j, source in enumerate(pick_second(inputs)):
+        pipeline = build_pipeline(wide_plan, FAMILIES[source.family], source.params, context)
+        fold_s = source.refit_s * scale / speed
+        answers = _out_of_fold(
+            pipeline, wide, y, folds=folds, task=task, n_jobs=n_jobs,
+            stop=None if deadline is None else deadline - refits_s - fold_s, clock=clock,
+        )  # fmt: skip
+        if answers is None:
+            break
+        second.append(Candidate(_SECOND_ID - j, source.family, source.params, answers,
+                                source.refit_s * scale))  # fmt: skip
+    if not second:
+        return None
+    chosen = select_ensemble(
+        [*candidates, *second],
+        y=y,
+        folds=folds,
+        metric=metric,
+        task=task,
+        n_jobs=n_jobs,
+        deadline=None if deadline is None else deadline - refits_s,
+        clock=clock,
+    )
+    baseline = ensemble.cv_mean if ensemble is not None else best_cv
+    if chosen is None or chosen.cv_mean <= baseline:
+        logger.info("no second level: it did not beat the first level on CV")
+        return None
+    sources = {c.trial: c for c in second}
+    upper = [m for m in chosen.members if m.trial in sources]
+    if not upper:
+        return None
+    stacked = Ensemble(
+        members=tuple(m for m in chosen.members if m.trial not in sources),
+        cv_scores=chosen.cv_scores,
+        rounds=chosen.rounds,
+        refit_s=refits_s,
+        inputs=tuple(Member(c.trial, c.family, c.params, 0.0) for c in inputs),
+        second=tuple(
+            Member(_source_trial(sources[m.trial], inputs), m.family, m.params, m.weight)
+            for m in upper
+        ),
+    )
+    return StackOutcome(stacked, [c.answers for c in inputs])
+
+
+def _source_trial(candidate: Candidate, inputs: Sequence[Candidate]) -> int:
+    """The trial whose pipeline a second-level candidate repeats."""
+    return next(c.trial for c in inputs if c.family == candidate.family)
+
+
+def _out_of_fold(
+    pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], *,
+    folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], task: Task, n_jobs: int,
+    stop: float | None = None, clock: Callable[[], float] = time.monotonic,
+) -> np.ndarray[Any, Any] | None:  # fmt: skip
+    """``pipeline``'s out-of-fold answers on every row; None when ``stop`` comes first."""
+    from threadpoolctl import threadpool_limits
+
+    out: np.ndarray[Any, Any] | None = None
+    for train, valid in folds:
+        if stop is not None and clock() > stop:
+            return None
+        with threadpool_limits(n_jobs), warnings.catch_warnings():
+            # Convergence and similar warnings were seen (and ignored) in the trials already.
+            warnings.simplefilter("ignore")
+            fitted = clone(pipeline).fit(X.iloc[train], y[train])
+            part = _answers(fitted, X.iloc[valid], task)
+        if out is None:
+            out = np.zeros((len(X), *part.shape[1:]), dtype=float)
+        out[valid] = part
+    return out
+
+
+def _answers(model: Any, X: pd.DataFrame, task: Task) -> np.ndarray[Any, Any]:
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    return np.asarray(model.predict_proba(X), dtype=float)
+
+
+class StackedModel(BaseEstimator):  # type: ignore[misc]
+    """Two levels as one estimator: ``inputs`` answer first, ``second`` reads their answers
+    beside the raw columns, and the answer is the weighted average of ``members`` (first
+    level), ``second`` and their weights. Classifiers answer in class indices 0..k-1 (wrap in
+    :class:`automl.labels.LabeledClassifier` for labels).
+
+    ``fit`` takes the inputs' out-of-fold answers from the search (``input_answers``), or
+    computes them on ``cv`` folds shuffled with ``seed``, as the search's were."""
+
+    def __init__(
+        self, *, plan: ColumnPlan, inputs: Sequence[Member], members: Sequence[Member],
+        second: Sequence[Member], task: Task, seed: int = 0, n_jobs: int = 1,
+        early_stopping: bool = True, cv: int = 5,
+    ) -> None:  # fmt: skip
+        self.plan = plan
+        self.inputs = inputs
+        self.members = members
+        self.second = second
+        self.task = task
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.early_stopping = early_stopping
+        self.cv = cv
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Any,
+        *,
+        input_answers: Sequence[np.ndarray[Any, Any]] | None = None,
+    ) -> StackedModel:
+        from threadpoolctl import threadpool_limits
+
+        target = np.asarray(y)
+        context = BuildContext(task=self.task, seed=self.seed, n_jobs=self.n_jobs,
+                               early_stopping=self.early_stopping)  # fmt: skip
+        first = {m.trial: m for m in (*self.inputs, *self.members)}
+        pipelines = {
+            trial: build_pipeline(self.plan, FAMILIES[m.family], m.params, context)
+            for trial, m in first.items()
+        }
+        if input_answers is None:
+            from automl.search_setup import cv_folds
+
+            folds = cv_folds(target, task=self.task, cv=self.cv, seed=self.seed)
+            computed: list[Any] = [
+                _out_of_fold(
+                    pipelines[m.trial], X, target, folds=folds, task=self.task, n_jobs=self.n_jobs
+                )
+                for m in self.inputs
+            ]
+            input_answers = computed
+        columns = answer_columns(list(input_answers), self.task)
+        wide_plan = widened_plan(self.plan, columns.shape[1])
+        with threadpool_limits(self.n_jobs), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.first_ = {t: clone(p).fit(X, target) for t, p in pipelines.items()}
+            wide = widen(X, columns)
+            self.second_ = [
+                build_pipeline(wide_plan, FAMILIES[m.family], m.params, context).fit(wide, target)
+                for m in self.second
+            ]
+        if self.task != "regression":
+            self.classes_ = np.arange(int(target.max()) + 1)
+        return self
+
+    def _blend(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+        frame = X.reset_index(drop=True)
+        first = {t: _answers(m, frame, self.task) for t, m in self.first_.items()}
+        columns = answer_columns([first[m.trial] for m in self.inputs], self.task)
+        wide = widen(frame, columns)
+        parts = [first[m.trial] * m.weight for m in self.members] + [
+            _answers(model, wide, self.task) * m.weight
+            for model, m in zip(self.second_, self.second, strict=True)
+        ]
+        return np.asarray(np.sum(parts, axis=0), dtype=float)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+        blended = self._blend(X)
+        return blended if self.task == "regression" else np.argmax(blended, axis=1)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return self._blend(X)
