@@ -49,10 +49,15 @@ logger = logging.getLogger(__name__)
 # First-level pipelines whose answers become columns, and second-level pipelines fitted on them.
 INPUTS = 8
 SECOND = 4
-# The second level is tried only when it is expected to take at most this share of the budget:
-# below it, the first level's search has mostly converged (benchmarks/RESULTS.md, 60 s against
-# 300 s); above it, the trials it would cost are worth more.
-STACK_SHARE = 0.3
+# Time is kept back for the second level only when it is expected to take at most this share
+# of the budget: on hpc_jobs at 300 s it cost a third of the budget and gained ten times what
+# the first level gained from 60 s to 300 s (benchmarks/stacking.json, RESULTS.md); with a
+# larger share, too few trials would be left for the first level to converge.
+STACK_SHARE = 0.4
+# Fits here run in this process, one at a time with all threads, and take about half what the
+# trials' fit times (two trials at once in worker processes, with the refit estimate's margin)
+# suggest: on hpc_jobs 0.53 for the second level's folds and 0.35 for the refits.
+IN_PROCESS = 0.55
 # Second-level candidates are numbered below every trial's number during selection.
 _SECOND_ID = -1_000_000
 COLUMN_PREFIX = "__level1_"
@@ -111,8 +116,10 @@ def pick_second(inputs: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _fit_scale(n_features: int, n_columns: int) -> float:
-    # Tree learners' fit time grows with the number of columns they scan.
-    return (n_features + n_columns) / max(1, n_features)
+    """How much longer a fit on the widened table takes. Fit time grows with the columns a
+    learner scans, but less than in proportion (the rows' sorting and binning are shared):
+    on hpc_jobs, 32 answer columns beside 7 raw ones made fits 3.1 times as long."""
+    return 1.0 + 0.5 * n_columns / max(1, n_features)
 
 
 def expected_seconds(
@@ -121,7 +128,7 @@ def expected_seconds(
     """Seconds to cross-validate the second level, and to refit inputs and second level on
     all rows, one fit after another with ``n_jobs`` threads (refit_s is one thread's)."""
     scale = _fit_scale(n_features, n_columns)
-    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY)
+    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY) / IN_PROCESS
     second = pick_second(inputs)
     # A fold's fit sees (cv - 1)/cv of the rows; refit_s holds a 1.2 margin already.
     folds = sum(c.refit_s * scale * (cv - 1) for c in second) / speed
@@ -131,17 +138,24 @@ def expected_seconds(
 
 def expected_stack_s(
     candidates: Sequence[Candidate], *, n_features: int, n_classes: int, cv: int, n_jobs: int
-) -> float:
-    """What a second level over ``candidates`` is expected to cost in all (for the time kept
-    back while the trials run)."""
+) -> tuple[float, float]:
+    """What a second level over ``candidates`` is expected to cost: at the least (its first
+    pipeline cross-validated, and the refits), and in all (for the time kept back while the
+    trials run)."""
     inputs = pick_inputs(candidates, None)
     if len(inputs) < 2:
-        return 0.0
+        return 0.0, 0.0
     per = 1 if n_classes <= 2 else n_classes
     folds, refits = expected_seconds(
         inputs, n_features=n_features, n_columns=per * len(inputs), cv=cv, n_jobs=n_jobs
     )
-    return folds + refits
+    return _first_share(folds, pick_second(inputs)) + refits, folds + refits
+
+
+def _first_share(folds_s: float, second: Sequence[Candidate]) -> float:
+    """The part of ``folds_s`` (all of ``second`` cross-validated) its first pipeline takes."""
+    total = sum(c.refit_s for c in second)
+    return folds_s * second[0].refit_s / total if total > 0 else folds_s
 
 
 @dataclass
@@ -185,18 +199,25 @@ def search_stack(
         n_jobs=n_jobs,
     )  # fmt: skip
     refits_s = max(refits_s, fallback_refit_s)
-    if deadline is not None and clock() + folds_s + refits_s > deadline:
-        logger.info("no second level: %.0f s expected, too few left", folds_s + refits_s)
+    second_sources = pick_second(inputs)
+    # Worth starting when at least the first second-level pipeline fits; the others are
+    # cross-validated while there is time for them.
+    first_s = _first_share(folds_s, second_sources)
+    if deadline is not None and clock() + first_s + refits_s > deadline:
+        logger.info("no second level: %.0f s expected, too few left", first_s + refits_s)
         return None
+    started = clock()
     wide = widen(X, columns)
     context = BuildContext(task=task, seed=seed, n_jobs=n_jobs, early_stopping=early_stopping)
     wide_plan = widened_plan(plan, columns.shape[1])
     scale = _fit_scale(len(plan.columns), columns.shape[1])
-    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY)
+    speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY) / IN_PROCESS
     second: list[Candidate] = []
-    for j, source in enumerate(pick_second(inputs)):
+    for j, source in enumerate(second_sources):
         pipeline = build_pipeline(wide_plan, FAMILIES[source.family], source.params, context)
         fold_s = source.refit_s * scale / speed
+        if deadline is not None and clock() + len(folds) * fold_s + refits_s > deadline:
+            break
         answers = _out_of_fold(
             pipeline, wide, y, folds=folds, task=task, n_jobs=n_jobs,
             stop=None if deadline is None else deadline - refits_s - fold_s, clock=clock,
@@ -205,6 +226,10 @@ def search_stack(
             break
         second.append(Candidate(_SECOND_ID - j, source.family, source.params, answers,
                                 source.refit_s * scale))  # fmt: skip
+    logger.info(
+        "second level: %d pipelines cross-validated in %.1f s (%.1f s expected for %d)",
+        len(second), clock() - started, folds_s, len(second_sources),
+    )  # fmt: skip
     if not second:
         return None
     chosen = select_ensemble(

@@ -139,17 +139,18 @@ def optimize(
 
 
 def _stack_reserve(objective: Objective, budget: Budget, *, cv: int) -> float:
-    """Time for a second level (automl.stacking), when it fits within its share of the
-    budget; else none, and the trials use that time."""
+    """Time for a second level (automl.stacking) within its share of the budget, when at
+    least its first pipeline fits there; else none, and the trials use that time."""
     assert budget.end is not None
     answers = objective.answers
-    wanted = expected_stack_s(
+    least, full = expected_stack_s(
         answers.candidates(), n_features=objective.n_features, n_classes=objective.n_classes,
         cv=cv, n_jobs=objective.settings.n_jobs,
     )  # fmt: skip
     # Two selections: the first level's, then both levels'.
-    wanted += 2 * answers.selection_s()
-    return wanted if wanted <= STACK_SHARE * (budget.end - budget.start) else 0.0
+    selecting = 2 * answers.selection_s()
+    cap = STACK_SHARE * (budget.end - budget.start)
+    return min(full + selecting, cap) if 0 < least + selecting <= cap else 0.0
 
 
 def _finished_elsewhere(exc: Exception) -> bool:

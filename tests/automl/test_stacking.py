@@ -12,7 +12,6 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import log_loss
 
-from automl.budget import Budget
 from automl.ensemble import Candidate, Ensemble, Member
 from automl.estimator import refit_stacked
 from automl.families import FAMILIES, BuildContext
@@ -20,9 +19,9 @@ from automl.preprocess import build_pipeline, plan_columns
 from automl.search_setup import cv_folds
 from automl.stacking import (
     COLUMN_PREFIX,
+    IN_PROCESS,
     INPUTS,
     SECOND,
-    STACK_SHARE,
     StackedModel,
     _out_of_fold,
     answer_columns,
@@ -191,15 +190,17 @@ def test_stack_is_dropped_when_it_does_not_beat_the_first_level_or_has_no_time()
 
 def test_time_is_kept_back_only_when_the_stack_fits_its_share() -> None:
     answers = np.zeros(10)
-    candidates = [Candidate(i, f, {}, answers, 2.0) for i, f in
-                  enumerate(["xgboost", "lightgbm", "linear"])]  # fmt: skip
-    cost = expected_stack_s(candidates, n_features=10, n_classes=2, cv=5, n_jobs=1)
+    candidates = [Candidate(i, f, {}, answers, refit) for i, (f, refit) in
+                  enumerate([("xgboost", 2.0), ("lightgbm", 1.0), ("linear", 1.0)])]  # fmt: skip
+    least, full = expected_stack_s(candidates, n_features=10, n_classes=2, cv=5, n_jobs=1)
     # Three inputs (three columns) and three second-level pipelines on 13 columns:
     # 4 folds' fits and a refit each, plus the inputs' refits.
-    scale = 13 / 10
-    assert cost == pytest.approx(3 * 2.0 * scale * 4 + 3 * 2.0 + 3 * 2.0 * scale)
-    assert expected_stack_s(candidates[:1], n_features=10, n_classes=2, cv=5, n_jobs=1) == 0.0
+    scale = 1 + 0.5 * 3 / 10
+    refits = (4.0 + 4.0 * scale) * IN_PROCESS
+    assert full == pytest.approx(4.0 * scale * 4 * IN_PROCESS + refits)
+    # At the least, the first (xgboost, half of the fold time) cross-validated, and the refits.
+    assert least == pytest.approx(2.0 * scale * 4 * IN_PROCESS + refits)
+    assert expected_stack_s(candidates[:1], n_features=10, n_classes=2, cv=5,
+                            n_jobs=1) == (0.0, 0.0)  # fmt: skip
     # More classes mean more columns, so more time.
-    assert expected_stack_s(candidates, n_features=10, n_classes=4, cv=5, n_jobs=1) > cost
-    budget = Budget(time_budget_s=cost / STACK_SHARE + 1, trial_limit_s=None)
-    assert budget.end is not None and cost <= STACK_SHARE * (budget.end - budget.start)
+    assert expected_stack_s(candidates, n_features=10, n_classes=4, cv=5, n_jobs=1)[1] > full
