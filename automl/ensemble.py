@@ -102,10 +102,18 @@ class Ensemble:
 
     def describe(self) -> list[str]:
         """Each member as people read it: ``trial 5 (xgboost) 0.25``; second-level members as
-        ``trial 5 (xgboost) on level 1 0.25``."""
+        :func:`second_level_name` and weight."""
         return [f"trial {m.trial} ({m.family}) {m.weight:.4g}" for m in self.members] + [
-            f"trial {m.trial} ({m.family}) on level 1 {m.weight:.4g}" for m in self.second
+            f"{second_level_name(m)} {m.weight:.4g}" for m in self.second
         ]
+
+
+def second_level_name(member: Member) -> str:
+    """``trial 5 (xgboost) on level 1``, or ``extra_trees on level 1`` for a configuration
+    that was no trial of the search (automl.stacking.STACKERS)."""
+    if member.trial < 0:
+        return f"{member.family} on level 1"
+    return f"trial {member.trial} ({member.family}) on level 1"
 
 
 def _rows(members: Sequence[Member]) -> list[dict[str, Any]]:

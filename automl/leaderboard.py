@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from automl.ensemble import ENSEMBLE
+from automl.ensemble import ENSEMBLE, second_level_name
 from automl.events import TrialRecord
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -49,9 +49,7 @@ def leaderboard(
     ]
     if ensemble is not None:
         members = {f"trial {m.trial} ({m.family})": round(m.weight, 4) for m in ensemble.members}
-        members |= {
-            f"trial {m.trial} ({m.family}) on level 1": round(m.weight, 4) for m in ensemble.second
-        }
+        members |= {second_level_name(m): round(m.weight, 4) for m in ensemble.second}
         rows.append({
             "trial": None, "family": ENSEMBLE, "state": "ENSEMBLE",
             "cv_mean": ensemble.cv_mean, "cv_std": ensemble.cv_std,

@@ -144,7 +144,7 @@ def _second_level(
         X=prep.X, y=prep.target, folds=prep.folds, plan=prep.plan, metric=prep.metric,
         task=prep.task, seed=prep.settings.seed, n_jobs=prep.settings.n_jobs,
         early_stopping=prep.settings.early_stopping, deadline=budget.end,
-        fallback_refit_s=fallback, clock=budget.clock,
+        families=[f.name for f in prep.families], fallback_refit_s=fallback, clock=budget.clock,
     )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ from automl.ensemble import (
     select_ensemble,
 )
 from automl.families import FAMILIES, BuildContext
+from automl.portfolio import CANDIDATES
 from automl.preprocess import ColumnPlan, build_pipeline
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ logger = logging.getLogger(__name__)
 # First-level pipelines whose answers become columns, and second-level pipelines fitted on them.
 INPUTS = 8
 SECOND = 4
+# Families the second level always tries (automl.portfolio names their configurations): on
+# hpc_jobs extra trees over the answers scored best of all second-level pipelines, by far
+# (benchmarks/stacking_own_pipelines.json), and a linear model over them is the classic
+# stacker.
+STACKERS = ("extra_trees-smooth", "linear-ridge")
 # Time is kept back for the second level only when it is expected to take at most this share
 # of the budget: on hpc_jobs at 300 s it cost a third of the budget and gained ten times what
 # the first level gained from 60 s to 300 s (benchmarks/stacking.json, RESULTS.md); with a
@@ -104,10 +110,29 @@ def pick_inputs(candidates: Sequence[Candidate], ensemble: Ensemble | None) -> l
     return picked[:INPUTS]
 
 
-def pick_second(inputs: Sequence[Candidate]) -> list[Candidate]:
-    """One pipeline per family, in the inputs' order: near-copies of one family add little."""
-    seen: set[str] = set()
-    out = []
+def pick_second(
+    inputs: Sequence[Candidate], *, task: Task, families: Sequence[str] | None = None
+) -> list[Candidate]:
+    """The second level's pipelines: first the ``STACKERS`` families (the search's best of
+    that family when it kept one, else the portfolio's configuration), then one per family in
+    the inputs' order; near-copies of one family add little. A pipeline not from a trial has
+    trial number -1 and no answers."""
+    out: list[Candidate] = []
+    for name in STACKERS:
+        config = next(c for c in CANDIDATES if c.name == name)
+        if families is not None and config.family not in families:
+            continue
+        kept = next((c for c in inputs if c.family == config.family), None)
+        if kept is None and inputs:
+            params = {
+                k.split(".", 1)[1]: v for k, v in config.for_task(task).items() if k != "family"
+            }
+            # Its cost is unknown until it runs: the costliest input's is assumed.
+            refit_s = max(c.refit_s for c in inputs)
+            kept = Candidate(-1, config.family, params, np.empty(0), refit_s)
+        if kept is not None:
+            out.append(kept)
+    seen = {c.family for c in out}
     for c in inputs:
         if c.family not in seen:
             seen.add(c.family)
@@ -123,13 +148,13 @@ def _fit_scale(n_features: int, n_columns: int) -> float:
 
 
 def expected_seconds(
-    inputs: Sequence[Candidate], *, n_features: int, n_columns: int, cv: int, n_jobs: int
-) -> tuple[float, float]:
+    inputs: Sequence[Candidate], second: Sequence[Candidate], *, n_features: int,
+    n_columns: int, cv: int, n_jobs: int,
+) -> tuple[float, float]:  # fmt: skip
     """Seconds to cross-validate the second level, and to refit inputs and second level on
     all rows, one fit after another with ``n_jobs`` threads (refit_s is one thread's)."""
     scale = _fit_scale(n_features, n_columns)
     speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY) / IN_PROCESS
-    second = pick_second(inputs)
     # A fold's fit sees (cv - 1)/cv of the rows; refit_s holds a 1.2 margin already.
     folds = sum(c.refit_s * scale * (cv - 1) for c in second) / speed
     refits = (sum(c.refit_s for c in inputs) + sum(c.refit_s * scale for c in second)) / speed
@@ -137,8 +162,9 @@ def expected_seconds(
 
 
 def expected_stack_s(
-    candidates: Sequence[Candidate], *, n_features: int, n_classes: int, cv: int, n_jobs: int
-) -> tuple[float, float]:
+    candidates: Sequence[Candidate], *, task: Task, families: Sequence[str] | None,
+    n_features: int, n_classes: int, cv: int, n_jobs: int,
+) -> tuple[float, float]:  # fmt: skip
     """What a second level over ``candidates`` is expected to cost: at the least (its first
     pipeline cross-validated, and the refits), and in all (for the time kept back while the
     trials run)."""
@@ -146,10 +172,11 @@ def expected_stack_s(
     if len(inputs) < 2:
         return 0.0, 0.0
     per = 1 if n_classes <= 2 else n_classes
+    second = pick_second(inputs, task=task, families=families)
     folds, refits = expected_seconds(
-        inputs, n_features=n_features, n_columns=per * len(inputs), cv=cv, n_jobs=n_jobs
+        inputs, second, n_features=n_features, n_columns=per * len(inputs), cv=cv, n_jobs=n_jobs
     )
-    return _first_share(folds, pick_second(inputs)) + refits, folds + refits
+    return _first_share(folds, second) + refits, folds + refits
 
 
 def _first_share(folds_s: float, second: Sequence[Candidate]) -> float:
@@ -183,23 +210,25 @@ def search_stack(
     n_jobs: int,
     early_stopping: bool,
     deadline: float | None,
+    families: Sequence[str] | None = None,
     fallback_refit_s: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> StackOutcome | None:
     """Cross-validate a second level and select over both levels; None unless it beats the
     first level (``ensemble``, else the best trial's ``best_cv``) on CV, or when the time
     until ``deadline`` is too short. By ``deadline`` the refits must be done too: the stack's,
-    or the first level's (``fallback_refit_s``) when the stack loses."""
+    or the first level's (``fallback_refit_s``) when the stack loses. ``families``: those the
+    search may use (default all)."""
     inputs = pick_inputs(candidates, ensemble)
     if len(inputs) < 2:
         return None
     columns = answer_columns([c.answers for c in inputs], task)
+    second_sources = pick_second(inputs, task=task, families=families)
     folds_s, refits_s = expected_seconds(
-        inputs, n_features=len(plan.columns), n_columns=columns.shape[1], cv=len(folds),
-        n_jobs=n_jobs,
+        inputs, second_sources, n_features=len(plan.columns), n_columns=columns.shape[1],
+        cv=len(folds), n_jobs=n_jobs,
     )  # fmt: skip
     refits_s = max(refits_s, fallback_refit_s)
-    second_sources = pick_second(inputs)
     # Worth starting when at least the first second-level pipeline fits; the others are
     # cross-validated while there is time for them.
     first_s = _first_share(folds_s, second_sources)
@@ -213,6 +242,7 @@ def search_stack(
     scale = _fit_scale(len(plan.columns), columns.shape[1])
     speed = max(1.0, n_jobs * PARALLEL_EFFICIENCY) / IN_PROCESS
     second: list[Candidate] = []
+    origin: dict[int, int] = {}  # second-level candidate -> the trial it repeats (or -1)
     for j, source in enumerate(second_sources):
         pipeline = build_pipeline(wide_plan, FAMILIES[source.family], source.params, context)
         fold_s = source.refit_s * scale / speed
@@ -226,6 +256,7 @@ def search_stack(
             break
         second.append(Candidate(_SECOND_ID - j, source.family, source.params, answers,
                                 source.refit_s * scale))  # fmt: skip
+        origin[_SECOND_ID - j] = source.trial
     logger.info(
         "second level: %d pipelines cross-validated in %.1f s (%.1f s expected for %d)",
         len(second), clock() - started, folds_s, len(second_sources),
@@ -256,17 +287,9 @@ def search_stack(
         rounds=chosen.rounds,
         refit_s=refits_s,
         inputs=tuple(Member(c.trial, c.family, c.params, 0.0) for c in inputs),
-        second=tuple(
-            Member(_source_trial(sources[m.trial], inputs), m.family, m.params, m.weight)
-            for m in upper
-        ),
+        second=tuple(Member(origin[m.trial], m.family, m.params, m.weight) for m in upper),
     )
     return StackOutcome(stacked, [c.answers for c in inputs])
-
-
-def _source_trial(candidate: Candidate, inputs: Sequence[Candidate]) -> int:
-    """The trial whose pipeline a second-level candidate repeats."""
-    return next(c.trial for c in inputs if c.family == candidate.family)
 
 
 def _out_of_fold(

@@ -144,8 +144,9 @@ def _stack_reserve(objective: Objective, budget: Budget, *, cv: int) -> float:
     assert budget.end is not None
     answers = objective.answers
     least, full = expected_stack_s(
-        answers.candidates(), n_features=objective.n_features, n_classes=objective.n_classes,
-        cv=cv, n_jobs=objective.settings.n_jobs,
+        answers.candidates(), task=objective.task, families=list(objective.families),
+        n_features=objective.n_features, n_classes=objective.n_classes, cv=cv,
+        n_jobs=objective.settings.n_jobs,
     )  # fmt: skip
     # Two selections: the first level's, then both levels'.
     selecting = 2 * answers.selection_s()

@@ -133,7 +133,10 @@ def test_repro_writes_the_outputs(project: Path) -> None:
     if best["family"] == "ensemble":  # the ensemble beat the best trial: it is what was trained
         assert board["state"].iloc[0] == "ENSEMBLE"
         members = {m["trial"]: m["weight"] for m in best["params"]["members"]}
-        assert sum(members.values()) == pytest.approx(1.0)
+        # With a second level, its members (named by the first-level trial they repeat) share
+        # the weight.
+        second = [m["weight"] for m in best["params"].get("second", [])]
+        assert sum(members.values()) + sum(second) == pytest.approx(1.0)
         weights = board.dropna(subset=["trial"]).set_index("trial")["ensemble_weight"]
         assert {int(t): w for t, w in weights.items() if w > 0} == pytest.approx(members)
         assert best["cv_mean"] > summary["best_single_trial"]["cv_mean"]
