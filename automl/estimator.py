@@ -101,9 +101,9 @@ def refit_stacked(
     cv: int = 5,
     input_answers: Sequence[np.ndarray[Any, Any]] | None = None,
 ) -> Any:
-    """Fit an ensemble with a second level (:class:`automl.stacking.StackedModel`) on all
+    """Fit an ensemble with a second level (:class:`automl.stacked_model.StackedModel`) on all
     rows; without the search's ``input_answers``, they are computed again on ``cv`` folds."""
-    from automl.stacking import StackedModel
+    from automl.stacked_model import StackedModel
 
     stacked = StackedModel(
         plan=plan, inputs=ensemble.inputs, members=ensemble.members, second=ensemble.second,

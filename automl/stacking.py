@@ -9,10 +9,10 @@ folds. Ensemble selection then runs over the first level's candidates and the se
 together; the result is kept when its CV score beats the first-level ensemble's (or the best
 trial's).
 
-To answer for new rows (:class:`StackedModel`), the inputs, refit on all rows, answer first;
-their answers are the columns the second level reads. The second level is fitted on all rows
-with the out-of-fold columns, as scikit-learn's ``StackingClassifier`` does (out-of-fold
-answers to learn from, refits to answer with).
+To answer for new rows (:class:`automl.stacked_model.StackedModel`), the inputs, refit on all
+rows, answer first; their answers are the columns the second level reads. The second level is
+fitted on all rows with the out-of-fold columns, as scikit-learn's ``StackingClassifier`` does
+(out-of-fold answers to learn from, refits to answer with).
 
 Why a second level of our own pipelines and not one model on top: AutoGluon's lead at larger
 budgets comes from its stacked layers, and in benchmarks/stacking.json neither a linear model
@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
 
 from automl.data.task import Task
 from automl.ensemble import (
@@ -42,8 +40,10 @@ from automl.ensemble import (
     select_ensemble,
 )
 from automl.families import FAMILIES, BuildContext
+from automl.oof import EXPECTED_MEMBERS
 from automl.portfolio import CANDIDATES
 from automl.preprocess import ColumnPlan, build_pipeline
+from automl.stacked_model import answer_columns, out_of_fold, widen, widened_plan
 
 logger = logging.getLogger(__name__)
 
@@ -66,40 +66,14 @@ STACK_SHARE = 0.4
 IN_PROCESS = 0.55
 # Second-level candidates are numbered below every trial's number during selection.
 _SECOND_ID = -1_000_000
-COLUMN_PREFIX = "__level1_"
-_EPS = 1e-6
-
-
-def answer_columns(answers: Sequence[np.ndarray[Any, Any]], task: Task) -> np.ndarray[Any, Any]:
-    """The first level's answers as columns: values for regression, the log-odds of the
-    positive class for binary tasks, log-probabilities of every class otherwise."""
-    if task == "regression":
-        return np.column_stack([np.asarray(a, dtype=float) for a in answers])
-    if task == "binary":
-        return np.column_stack([
-            np.log(np.clip(a[:, 1], _EPS, 1 - _EPS)) - np.log(np.clip(a[:, 0], _EPS, 1 - _EPS))
-            for a in answers
-        ])  # fmt: skip
-    return np.column_stack([np.log(np.clip(a, _EPS, 1.0)) for a in answers])
-
-
-def widen(X: pd.DataFrame, columns: np.ndarray[Any, Any]) -> pd.DataFrame:
-    extra = pd.DataFrame(columns, columns=[f"{COLUMN_PREFIX}{i}" for i in range(columns.shape[1])])
-    return pd.concat([X.reset_index(drop=True), extra], axis=1)
-
-
-def widened_plan(plan: ColumnPlan, n_columns: int) -> ColumnPlan:
-    extra = tuple(f"{COLUMN_PREFIX}{i}" for i in range(n_columns))
-    return ColumnPlan(
-        numeric=plan.numeric + extra, categorical=plan.categorical,
-        high_cardinality=plan.high_cardinality, datetime=plan.datetime, ignored=plan.ignored,
-    )  # fmt: skip
 
 
 def pick_inputs(candidates: Sequence[Candidate], ensemble: Ensemble | None) -> list[Candidate]:
-    """The ensemble's members (heaviest first), then the best of every other family."""
+    """The ensemble's members (heaviest first), then the best of every other family. Without
+    an ensemble, the best few candidates stand in for its members: as the trials run (for the
+    time to keep back), or when no ensemble beat the best trial."""
     by_trial = {c.trial: c for c in candidates}
-    picked: list[Candidate] = []
+    picked: list[Candidate] = list(candidates[:EXPECTED_MEMBERS])
     if ensemble is not None:
         picked = [by_trial[m.trial] for m in ensemble.members if m.trial in by_trial]
     families = {c.family for c in picked}
@@ -219,21 +193,25 @@ def search_stack(
     until ``deadline`` is too short. By ``deadline`` the refits must be done too: the stack's,
     or the first level's (``fallback_refit_s``) when the stack loses. ``families``: those the
     search may use (default all)."""
-    inputs = pick_inputs(candidates, ensemble)
-    if len(inputs) < 2:
-        return None
-    columns = answer_columns([c.answers for c in inputs], task)
-    second_sources = pick_second(inputs, task=task, families=families)
-    folds_s, refits_s = expected_seconds(
-        inputs, second_sources, n_features=len(plan.columns), n_columns=columns.shape[1],
-        cv=len(folds), n_jobs=n_jobs,
-    )  # fmt: skip
-    refits_s = max(refits_s, fallback_refit_s)
-    # Worth starting when at least the first second-level pipeline fits; the others are
-    # cross-validated while there is time for them.
-    first_s = _first_share(folds_s, second_sources)
-    if deadline is not None and clock() + first_s + refits_s > deadline:
-        logger.info("no second level: %.0f s expected, too few left", first_s + refits_s)
+    picked = pick_inputs(candidates, ensemble)
+    # Worth starting when at least the first second-level pipeline fits with the refits; the
+    # others are cross-validated while there is time for them. With less time than expected,
+    # fewer inputs (the least useful last) make it cheaper.
+    for n_inputs in range(len(picked), 1, -1):
+        inputs = picked[:n_inputs]
+        columns = answer_columns([c.answers for c in inputs], task)
+        second_sources = pick_second(inputs, task=task, families=families)
+        folds_s, refits_s = expected_seconds(
+            inputs, second_sources, n_features=len(plan.columns), n_columns=columns.shape[1],
+            cv=len(folds), n_jobs=n_jobs,
+        )  # fmt: skip
+        refits_s = max(refits_s, fallback_refit_s)
+        first_s = _first_share(folds_s, second_sources)
+        if deadline is None or clock() + first_s + refits_s <= deadline:
+            break
+    else:
+        left = float("inf") if deadline is None else deadline - clock()
+        logger.info("no second level: %.0f s left, too few for two inputs", left)
         return None
     started = clock()
     wide = widen(X, columns)
@@ -248,7 +226,7 @@ def search_stack(
         fold_s = source.refit_s * scale / speed
         if deadline is not None and clock() + len(folds) * fold_s + refits_s > deadline:
             break
-        answers = _out_of_fold(
+        answers = out_of_fold(
             pipeline, wide, y, folds=folds, task=task, n_jobs=n_jobs,
             stop=None if deadline is None else deadline - refits_s - fold_s, clock=clock,
         )  # fmt: skip
@@ -290,117 +268,3 @@ def search_stack(
         second=tuple(Member(origin[m.trial], m.family, m.params, m.weight) for m in upper),
     )
     return StackOutcome(stacked, [c.answers for c in inputs])
-
-
-def _out_of_fold(
-    pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], *,
-    folds: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], task: Task, n_jobs: int,
-    stop: float | None = None, clock: Callable[[], float] = time.monotonic,
-) -> np.ndarray[Any, Any] | None:  # fmt: skip
-    """``pipeline``'s out-of-fold answers on every row; None when ``stop`` comes first."""
-    from threadpoolctl import threadpool_limits
-
-    out: np.ndarray[Any, Any] | None = None
-    for train, valid in folds:
-        if stop is not None and clock() > stop:
-            return None
-        with threadpool_limits(n_jobs), warnings.catch_warnings():
-            # Convergence and similar warnings were seen (and ignored) in the trials already.
-            warnings.simplefilter("ignore")
-            fitted = clone(pipeline).fit(X.iloc[train], y[train])
-            part = _answers(fitted, X.iloc[valid], task)
-        if out is None:
-            out = np.zeros((len(X), *part.shape[1:]), dtype=float)
-        out[valid] = part
-    return out
-
-
-def _answers(model: Any, X: pd.DataFrame, task: Task) -> np.ndarray[Any, Any]:
-    if task == "regression":
-        return np.asarray(model.predict(X), dtype=float)
-    return np.asarray(model.predict_proba(X), dtype=float)
-
-
-class StackedModel(BaseEstimator):  # type: ignore[misc]
-    """Two levels as one estimator: ``inputs`` answer first, ``second`` reads their answers
-    beside the raw columns, and the answer is the weighted average of ``members`` (first
-    level), ``second`` and their weights. Classifiers answer in class indices 0..k-1 (wrap in
-    :class:`automl.labels.LabeledClassifier` for labels).
-
-    ``fit`` takes the inputs' out-of-fold answers from the search (``input_answers``), or
-    computes them on ``cv`` folds shuffled with ``seed``, as the search's were."""
-
-    def __init__(
-        self, *, plan: ColumnPlan, inputs: Sequence[Member], members: Sequence[Member],
-        second: Sequence[Member], task: Task, seed: int = 0, n_jobs: int = 1,
-        early_stopping: bool = True, cv: int = 5,
-    ) -> None:  # fmt: skip
-        self.plan = plan
-        self.inputs = inputs
-        self.members = members
-        self.second = second
-        self.task = task
-        self.seed = seed
-        self.n_jobs = n_jobs
-        self.early_stopping = early_stopping
-        self.cv = cv
-
-    def fit(
-        self,
-        X: pd.DataFrame,
-        y: Any,
-        *,
-        input_answers: Sequence[np.ndarray[Any, Any]] | None = None,
-    ) -> StackedModel:
-        from threadpoolctl import threadpool_limits
-
-        target = np.asarray(y)
-        context = BuildContext(task=self.task, seed=self.seed, n_jobs=self.n_jobs,
-                               early_stopping=self.early_stopping)  # fmt: skip
-        first = {m.trial: m for m in (*self.inputs, *self.members)}
-        pipelines = {
-            trial: build_pipeline(self.plan, FAMILIES[m.family], m.params, context)
-            for trial, m in first.items()
-        }
-        if input_answers is None:
-            from automl.search_setup import cv_folds
-
-            folds = cv_folds(target, task=self.task, cv=self.cv, seed=self.seed)
-            computed: list[Any] = [
-                _out_of_fold(
-                    pipelines[m.trial], X, target, folds=folds, task=self.task, n_jobs=self.n_jobs
-                )
-                for m in self.inputs
-            ]
-            input_answers = computed
-        columns = answer_columns(list(input_answers), self.task)
-        wide_plan = widened_plan(self.plan, columns.shape[1])
-        with threadpool_limits(self.n_jobs), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.first_ = {t: clone(p).fit(X, target) for t, p in pipelines.items()}
-            wide = widen(X, columns)
-            self.second_ = [
-                build_pipeline(wide_plan, FAMILIES[m.family], m.params, context).fit(wide, target)
-                for m in self.second
-            ]
-        if self.task != "regression":
-            self.classes_ = np.arange(int(target.max()) + 1)
-        return self
-
-    def _blend(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
-        frame = X.reset_index(drop=True)
-        first = {t: _answers(m, frame, self.task) for t, m in self.first_.items()}
-        columns = answer_columns([first[m.trial] for m in self.inputs], self.task)
-        wide = widen(frame, columns)
-        parts = [first[m.trial] * m.weight for m in self.members] + [
-            _answers(model, wide, self.task) * m.weight
-            for model, m in zip(self.second_, self.second, strict=True)
-        ]
-        return np.asarray(np.sum(parts, axis=0), dtype=float)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
-        blended = self._blend(X)
-        return blended if self.task == "regression" else np.argmax(blended, axis=1)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
-        return self._blend(X)

@@ -294,6 +294,37 @@ def _stacking_section(data: dict) -> list[str]:  # type: ignore[type-arg]
     return [*lines, ""]
 
 
+def _own_pipelines_section(data: dict) -> list[str]:  # type: ignore[type-arg]
+    lines = [
+        "## A second level of our own pipelines (issue 9, the design evidence for stacking)",
+        "",
+        f"Machine: {data['machine']}. Commit {data['commit']} with benchmarks/stacking.py as "
+        "committed in the next commits. Command: `python benchmarks/stacking.py ../shared/bench "
+        "--datasets hpc_jobs bikeshare credit_data diamonds_price --budget 300 --out "
+        "benchmarks/stacking_own_pipelines.json` (stopped after two datasets to free the "
+        "machine for the benchmark against peers; automl/stacking.py is measured there).",
+        "",
+        "The bases as above; `bagged` is ensemble selection over them with the fold models' "
+        "average answering on test; `stack` the first four bases' own pipelines fitted again on "
+        "raw columns plus all bases' out-of-fold answers, then selection over both levels "
+        "together. `best second` is the best second-level pipeline alone. Cells: CV / test.",
+        "",
+        "| dataset | seed | shipped | bagged | stack | best second |",
+        "|---|---:|---|---|---|---|",
+    ]
+
+    def cell(entry: dict) -> str:  # type: ignore[type-arg]
+        return f"{entry['cv']:.4g} / {entry['test']:.4g}"
+
+    for r in data["runs"]:
+        second = max(r["stack"]["second_alone"], key=lambda e: e["cv"])
+        lines.append(
+            f"| {r['dataset']} | {r['seed']} | {cell(r['caruana'])} | {cell(r['caruana_bag'])} "
+            f"| {cell(r['stack'])} | {cell(second)} |"
+        )
+    return [*lines, ""]
+
+
 def results_markdown(peers: Path) -> str:
     """RESULTS.md from the JSON files beside this script and the peers' JSON lines."""
     parts = [
@@ -327,6 +358,9 @@ def results_markdown(peers: Path) -> str:
     stacking = HERE / "stacking.json"
     if stacking.exists():
         parts += _stacking_section(json.loads(stacking.read_text()))
+    own = HERE / "stacking_own_pipelines.json"
+    if own.exists():
+        parts += _own_pipelines_section(json.loads(own.read_text()))
     return "\n".join(parts)
 
 

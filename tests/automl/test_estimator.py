@@ -188,7 +188,7 @@ def test_a_stacked_ensemble_is_refit_as_one_model_that_answers_in_labels(
 ) -> None:
     import pickle
 
-    from automl.stacking import StackedModel
+    from automl.stacked_model import StackedModel
 
     X, y = small_credit
     model = AutoMLClassifier(

@@ -17,14 +17,11 @@ from automl.estimator import refit_stacked
 from automl.families import FAMILIES, BuildContext
 from automl.preprocess import build_pipeline, plan_columns
 from automl.search_setup import cv_folds
+from automl.stacked_model import COLUMN_PREFIX, StackedModel, answer_columns, out_of_fold
 from automl.stacking import (
-    COLUMN_PREFIX,
     IN_PROCESS,
     INPUTS,
     SECOND,
-    StackedModel,
-    _out_of_fold,
-    answer_columns,
     expected_stack_s,
     pick_inputs,
     pick_second,
@@ -56,7 +53,7 @@ def _candidates(
         [("hist_gradient_boosting", HGB), ("extra_trees", TREES), ("linear", LINEAR)]
     ):
         pipeline = build_pipeline(plan, FAMILIES[family], params, context)
-        answers = _out_of_fold(pipeline, X, y, folds=folds, task=task, n_jobs=1)
+        answers = out_of_fold(pipeline, X, y, folds=folds, task=task, n_jobs=1)
         assert answers is not None
         out.append(Candidate(trial, family, params, answers, refit_s=0.5))
     return out
@@ -84,8 +81,10 @@ def test_inputs_are_members_then_the_best_of_other_families() -> None:
     )  # fmt: skip
     inputs = pick_inputs(candidates, ensemble)
     assert [c.trial for c in inputs] == [3, 1, 2, 4]
-    # Without an ensemble: the best trial, then the best of every other family.
-    assert [c.trial for c in pick_inputs(candidates, None)] == [0, 2, 4]
+    # Without an ensemble: the best five stand in for its members, then the best of every
+    # other family.
+    assert [c.trial for c in pick_inputs(candidates, None)] == [0, 1, 2, 3, 4]
+    assert [c.trial for c in pick_inputs(candidates[:4], None)] == [0, 1, 2, 3]
     # The stackers first (extra trees from the portfolio, as no trial of it was kept; the
     # search's own linear trial), then one per family in the inputs' order.
     second = pick_second(inputs, task="binary")
@@ -140,7 +139,7 @@ def test_stack_beats_a_weak_first_level_and_refits_as_one_model(task: Any) -> No
         y_codes = np.array([order[v] for v in y_series])
         folds = cv_folds(y_codes, task=task, cv=3, seed=0)
         given = [
-            _out_of_fold(build_pipeline(plan_columns(X), FAMILIES[m.family], m.params,
+            out_of_fold(build_pipeline(plan_columns(X), FAMILIES[m.family], m.params,
                                         BuildContext(task=task, seed=0, n_jobs=1,
                                                      early_stopping=False)),
                          X, y_codes, folds=folds, task=task, n_jobs=1)
