@@ -3,9 +3,9 @@ selection on the search's own folds.
 
 The first level's *inputs* are the ensemble's members and the best kept trial of every other
 family (at most ``INPUTS``). Their out-of-fold answers, which the search kept for ensemble
-selection, become extra columns beside the raw features, and the best pipeline of up to
-``SECOND`` families among the inputs is cross-validated again on the widened table, on the same
-folds. Ensemble selection then runs over the first level's candidates and the second level's
+selection, become extra columns beside the raw features, and the ``STACKERS`` (extra trees and
+a linear model) are cross-validated on the widened table, on the same folds.
+Ensemble selection then runs over the first level's candidates and the second level's
 together; the result is kept when its CV score beats the first-level ensemble's (or the best
 trial's).
 
@@ -14,10 +14,14 @@ rows, answer first; their answers are the columns the second level reads. The se
 fitted on all rows with the out-of-fold columns, as scikit-learn's ``StackingClassifier`` does
 (out-of-fold answers to learn from, refits to answer with).
 
-Why a second level of our own pipelines and not one model on top: AutoGluon's lead at larger
-budgets comes from its stacked layers, and in benchmarks/stacking.json neither a linear model
-on the first level's answers nor a gradient-boosting model on raw features and answers beat
-ensemble selection on CV; the second level of the search's own tuned pipelines did.
+Why these two: AutoGluon's lead at larger budgets comes from its stacked layers; in
+benchmarks/stacking.json neither a linear model on the first level's answers alone nor a
+gradient-boosting model on raw features and answers beat ensemble selection on CV, and among
+the search's own pipelines fitted again on the widened table, extra trees and the linear model
+did best (benchmarks/stacking_own_pipelines.json). The search's other tuned pipelines were
+tried as second level too, and were dropped: on ames_raw a tuned SVM over the answers scored
+-17,740 on CV, far beyond any first-level model (-22,000), and -31,406 on test; the CV score
+of a flexible model over out-of-fold answers cannot be trusted to choose it.
 """
 
 from __future__ import annotations
@@ -47,13 +51,12 @@ from automl.stacked_model import answer_columns, out_of_fold, widen, widened_pla
 
 logger = logging.getLogger(__name__)
 
-# First-level pipelines whose answers become columns, and second-level pipelines fitted on them.
+# First-level pipelines whose answers become columns.
 INPUTS = 8
-SECOND = 4
-# Families the second level always tries (automl.portfolio names their configurations): on
-# hpc_jobs extra trees over the answers scored best of all second-level pipelines, by far
+# The second level (automl.portfolio names their configurations): on hpc_jobs extra trees
+# over the answers scored best of all second-level pipelines, by far
 # (benchmarks/stacking_own_pipelines.json), and a linear model over them is the classic
-# stacker.
+# stacker; both are hard to overfit with a few strong columns.
 STACKERS = ("extra_trees-smooth", "linear-ridge")
 # Time is kept back for the second level only when it is expected to take at most this share
 # of the budget: on hpc_jobs at 300 s it cost a third of the budget and gained ten times what
@@ -87,10 +90,9 @@ def pick_inputs(candidates: Sequence[Candidate], ensemble: Ensemble | None) -> l
 def pick_second(
     inputs: Sequence[Candidate], *, task: Task, families: Sequence[str] | None = None
 ) -> list[Candidate]:
-    """The second level's pipelines: first the ``STACKERS`` families (the search's best of
-    that family when it kept one, else the portfolio's configuration), then one per family in
-    the inputs' order; near-copies of one family add little. A pipeline not from a trial has
-    trial number -1 and no answers."""
+    """The second level's pipelines: each of the ``STACKERS`` the search may use, as the
+    search's best trial of that family among the inputs, else as the portfolio's
+    configuration (trial number -1, no answers)."""
     out: list[Candidate] = []
     for name in STACKERS:
         config = next(c for c in CANDIDATES if c.name == name)
@@ -106,12 +108,7 @@ def pick_second(
             kept = Candidate(-1, config.family, params, np.empty(0), refit_s)
         if kept is not None:
             out.append(kept)
-    seen = {c.family for c in out}
-    for c in inputs:
-        if c.family not in seen:
-            seen.add(c.family)
-            out.append(c)
-    return out[:SECOND]
+    return out
 
 
 def _fit_scale(n_features: int, n_columns: int) -> float:
@@ -143,7 +140,7 @@ def expected_stack_s(
     pipeline cross-validated, and the refits), and in all (for the time kept back while the
     trials run)."""
     inputs = pick_inputs(candidates, None)
-    if len(inputs) < 2:
+    if len(inputs) < 2 or not pick_second(inputs, task=task, families=families):
         return 0.0, 0.0
     per = 1 if n_classes <= 2 else n_classes
     second = pick_second(inputs, task=task, families=families)
@@ -194,6 +191,8 @@ def search_stack(
     or the first level's (``fallback_refit_s``) when the stack loses. ``families``: those the
     search may use (default all)."""
     picked = pick_inputs(candidates, ensemble)
+    if not pick_second(picked, task=task, families=families):
+        return None
     # Worth starting when at least the first second-level pipeline fits with the refits; the
     # others are cross-validated while there is time for them. With less time than expected,
     # fewer inputs (the least useful last) make it cheaper.

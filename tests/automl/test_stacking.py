@@ -21,7 +21,6 @@ from automl.stacked_model import COLUMN_PREFIX, StackedModel, answer_columns, ou
 from automl.stacking import (
     IN_PROCESS,
     INPUTS,
-    SECOND,
     expected_stack_s,
     pick_inputs,
     pick_second,
@@ -85,20 +84,18 @@ def test_inputs_are_members_then_the_best_of_other_families() -> None:
     # other family.
     assert [c.trial for c in pick_inputs(candidates, None)] == [0, 1, 2, 3, 4]
     assert [c.trial for c in pick_inputs(candidates[:4], None)] == [0, 1, 2, 3]
-    # The stackers first (extra trees from the portfolio, as no trial of it was kept; the
-    # search's own linear trial), then one per family in the inputs' order.
+    # The stackers: extra trees from the portfolio, as no trial of it was kept; the search's
+    # own linear trial.
     second = pick_second(inputs, task="binary")
-    assert [(c.trial, c.family) for c in second] == [
-        (-1, "extra_trees"), (4, "linear"), (3, "xgboost"), (2, "lightgbm")
-    ]  # fmt: skip
+    assert [(c.trial, c.family) for c in second] == [(-1, "extra_trees"), (4, "linear")]
     assert second[0].params["min_samples_leaf"] == 5 and second[0].refit_s == 1.0
     only = pick_second(inputs, task="regression", families=["xgboost", "lightgbm", "linear"])
-    assert [c.trial for c in only] == [4, 3, 2]
+    assert [c.trial for c in only] == [4]
+    assert pick_second(inputs, task="binary", families=["xgboost"]) == []
     defaults = pick_second(inputs[:2], task="regression")
     assert "class_weight" not in defaults[0].params and defaults[0].params["target"] == "identity"
     many = [Candidate(i, f"f{i}", {}, answers, 1.0) for i in range(20)]
     assert len(pick_inputs(many, None)) == INPUTS
-    assert len(pick_second(pick_inputs(many, None), task="binary")) == SECOND
 
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
@@ -201,18 +198,21 @@ def test_time_is_kept_back_only_when_the_stack_fits_its_share() -> None:
     answers = np.zeros(10)
     candidates = [Candidate(i, f, {}, answers, refit) for i, (f, refit) in
                   enumerate([("xgboost", 2.0), ("lightgbm", 1.0), ("linear", 1.0)])]  # fmt: skip
-    kw: dict[str, Any] = dict(task="binary", families=["xgboost", "lightgbm", "linear"])
+    kw: dict[str, Any] = dict(task="binary", families=None)
     least, full = expected_stack_s(candidates, **kw, n_features=10, n_classes=2, cv=5, n_jobs=1)
-    # Three inputs (three columns) and three second-level pipelines on 13 columns:
+    # Three inputs (three columns); the second level on 13 columns: extra trees (from the
+    # portfolio, assumed as costly as the costliest input) and the search's linear trial,
     # 4 folds' fits and a refit each, plus the inputs' refits.
     scale = 1 + 0.5 * 3 / 10
-    refits = (4.0 + 4.0 * scale) * IN_PROCESS
-    assert full == pytest.approx(4.0 * scale * 4 * IN_PROCESS + refits)
-    # At the least, the first (linear, the stacker, a quarter of the fold time)
-    # cross-validated, and the refits.
-    assert least == pytest.approx(1.0 * scale * 4 * IN_PROCESS + refits)
+    refits = (4.0 + 3.0 * scale) * IN_PROCESS
+    assert full == pytest.approx(3.0 * scale * 4 * IN_PROCESS + refits)
+    # At the least, the first (extra trees, two thirds of the fold time) and the refits.
+    assert least == pytest.approx(2.0 * scale * 4 * IN_PROCESS + refits)
     assert expected_stack_s(candidates[:1], **kw, n_features=10, n_classes=2, cv=5,
                             n_jobs=1) == (0.0, 0.0)  # fmt: skip
+    # No stacker among the families the search may use: no second level.
+    assert expected_stack_s(candidates, task="binary", families=["xgboost"], n_features=10,
+                            n_classes=2, cv=5, n_jobs=1) == (0.0, 0.0)  # fmt: skip
     # More classes mean more columns, so more time.
     more = expected_stack_s(candidates, **kw, n_features=10, n_classes=4, cv=5, n_jobs=1)
     assert more[1] > full
