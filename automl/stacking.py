@@ -223,7 +223,8 @@ def search_stack(
     for j, source in enumerate(second_sources):
         pipeline = build_pipeline(wide_plan, FAMILIES[source.family], source.params, context)
         fold_s = source.refit_s * scale / speed
-        if deadline is not None and clock() + len(folds) * fold_s + refits_s > deadline:
+        # As expected_seconds counts it: a fold's fit sees (cv - 1)/cv of the rows.
+        if deadline is not None and clock() + (len(folds) - 1) * fold_s + refits_s > deadline:
             break
         answers = out_of_fold(
             pipeline, wide, y, folds=folds, task=task, n_jobs=n_jobs,
