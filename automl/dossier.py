@@ -29,8 +29,8 @@ from automl.tracking.lineage import flatten, git_commit
 
 FORMAT = "automl-governance-dossier/1"
 _PACKAGES = (
-    "automl-governance", "scikit-learn", "lightgbm", "xgboost", "optuna", "mlflow", "dvc",
-    "evidently", "pandas", "numpy", "pyarrow", "cryptography",
+    "automl-governance", "scikit-learn", "lightgbm", "xgboost", "catboost", "optuna", "mlflow",
+    "dvc", "evidently", "pandas", "numpy", "pyarrow", "cryptography",
 )  # fmt: skip
 _LEADERBOARD_ROWS = 10
 _LEADERBOARD_COLUMNS = ("trial", "family", "state", "cv_mean", "cv_std", "fit_time_s", "params")

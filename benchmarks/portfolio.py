@@ -8,6 +8,9 @@ over datasets, of the best normalised score so far (0 = the median candidate on 
 measures the chosen portfolio's regret on the dataset left out.
 
     python benchmarks/portfolio.py ../shared/bench --cv 3 --out benchmarks/portfolio.json
+
+``--add NAME...`` evaluates only those candidates (a family or configuration new since the last
+run) and merges them into the evaluations already in ``--out`` before choosing again.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from automl.search_setup import cv_folds
 Scores = dict[str, dict[str, float | None]]  # dataset -> candidate -> CV mean (None: failed)
 
 
-def evaluate(data: Dataset, *, cv: int, n_jobs: int, limit_s: float) -> dict[str, Any]:
+def evaluate(
+    data: Dataset, *, cv: int, n_jobs: int, limit_s: float, only: set[str] | None = None
+) -> dict[str, Any]:
     X, y, _, _ = data.split()
     X = X.reset_index(drop=True)
     task: Any = data.task
@@ -49,7 +54,8 @@ def evaluate(data: Dataset, *, cv: int, n_jobs: int, limit_s: float) -> dict[str
     folds = cv_folds(target, task=task, cv=cv, seed=0)
     usable = [
         c for c in CANDIDATES
-        if FAMILIES[c.family].skip_reason(n_rows=len(X), n_features=X.shape[1], task=task) is None
+        if (only is None or c.name in only)
+        and FAMILIES[c.family].skip_reason(n_rows=len(X), n_features=X.shape[1], task=task) is None
     ]  # fmt: skip
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +123,7 @@ def leave_one_out(scores: Scores, size: int, cost: dict[str, float]) -> dict[str
         reached = [v for c in chosen if (v := row.get(c)) is not None]
         got = max(reached) if reached else None
         out[held] = {
-            "portfolio": chosen,
+            "portfolio": chosen,  # in queue order
             "best_candidate": best,
             "portfolio_best": got,
             "regret_pct": None if got is None else round(100 * (best - got) / abs(best), 3),
@@ -135,16 +141,24 @@ def main() -> None:
     parser.add_argument("--limit-s", type=float, default=120.0, help="per configuration")
     parser.add_argument("--datasets", nargs="*")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/portfolio.json"))
+    parser.add_argument("--add", nargs="*", help="evaluate only these; merge into --out's")
     args = parser.parse_args()
 
     POOL.warm_up(args.n_jobs, None)
-    evaluations = {d.name: evaluate(d, cv=args.cv, n_jobs=args.n_jobs, limit_s=args.limit_s)
+    only = set(args.add) if args.add else None
+    evaluations = {d.name: evaluate(d, cv=args.cv, n_jobs=args.n_jobs, limit_s=args.limit_s,
+                                    only=only)
                    for d in load_suite(args.bench, args.datasets)}  # fmt: skip
+    if only is not None:
+        earlier = json.loads(args.out.read_text())["evaluations"]
+        evaluations = {d: {**earlier.get(d, {}), **row} for d, row in evaluations.items()}
     scores: Scores = {d: {c: r["cv_mean"] for c, r in row.items()}
                       for d, row in evaluations.items()}  # fmt: skip
     cost = {c.name: float(np.mean([row[c.name]["seconds"] for row in evaluations.values()
                                    if c.name in row])) for c in CANDIDATES}  # fmt: skip
-    chosen = greedy(normalised(scores), args.size, cost)
+    # Chosen by what they add; queued cheapest first, so that a short budget gets through
+    # most of them (a slow configuration first can take a whole short budget's worker).
+    chosen = sorted(greedy(normalised(scores), args.size, cost), key=lambda c: cost[c])
     report = {
         "machine": machine(),
         "commit": git_commit(),
@@ -152,7 +166,7 @@ def main() -> None:
         "evaluations": evaluations,
         "normalised": normalised(scores),
         "mean_seconds": cost,
-        "portfolio": chosen,
+        "portfolio": chosen,  # in queue order
         "leave_one_out": leave_one_out(scores, args.size, cost),
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from automl.data.task import Task
 from automl.exceptions import ConfigError
 from automl.families.base import BuildContext, Encoding, Family, Space
+from automl.families.catboost import CatBoost
 from automl.families.extra_trees import ExtraTrees
 from automl.families.hist_gradient_boosting import HistGradientBoosting
 from automl.families.knn import KNearestNeighbors
@@ -30,6 +31,7 @@ FAMILIES: dict[str, Family] = {
         HistGradientBoosting(),
         LightGBM(),
         XGBoost(),
+        CatBoost(),
         KNearestNeighbors(),
         SupportVectorMachine(),
         MultiLayerPerceptron(),

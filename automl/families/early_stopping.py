@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.model_selection import train_test_split
 
-Library = Literal["lightgbm", "xgboost"]
+Library = Literal["lightgbm", "xgboost", "catboost"]
 
 # Rows of a training fold below which no slice is held out: the slice, a tenth, has at
 # least 500 rows, enough that the loss of one round against the next is not mostly noise.
@@ -131,6 +131,10 @@ def _fit_stopping(
             callbacks=[early_stopping(patience, first_metric_only=True, verbose=False)],
         )
         return int(estimator.best_iteration_ or estimator.n_estimators)
+    if library == "catboost":
+        # automl.families.catboost's model: it keeps the best round (use_best_model).
+        estimator.fit(*fit, eval_set=valid, early_stopping_rounds=patience)
+        return int(estimator.best_iteration_) + 1
     estimator.set_params(early_stopping_rounds=patience)
     estimator.fit(*fit, eval_set=[valid], verbose=False)
     return int(estimator.best_iteration) + 1

@@ -21,6 +21,9 @@ PARAMS = {
     "colsample_bytree": 1.0,
     "reg_lambda": 1e-3,
     "class_weight": "none",
+    "depth": 4,
+    "l2_leaf_reg": 1e-3,
+    "random_strength": 1.0,
 }
 
 
@@ -35,7 +38,7 @@ def _data(task: str, n_rows: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X, np.digitize(signal, [-0.7, 0.7])
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_noisy_data_stops_far_below_the_ceiling(family: str, task: str) -> None:
     X, y = _data(task, 3000)
@@ -94,5 +97,8 @@ def _keys(family: str) -> set[str]:
     if family == "lightgbm":
         return {"n_estimators", "learning_rate", "num_leaves", "min_child_samples", "subsample",
                 "colsample_bytree", "reg_lambda", "class_weight"}  # fmt: skip
+    if family == "catboost":
+        return {"n_estimators", "learning_rate", "depth", "l2_leaf_reg", "random_strength",
+                "class_weight"}  # fmt: skip
     return {"n_estimators", "learning_rate", "max_depth", "min_child_weight", "subsample",
             "colsample_bytree", "reg_lambda"}  # fmt: skip

@@ -67,7 +67,14 @@ def test_only_tree_families_are_offered_the_transform() -> None:
         name: target_space(Space(Asked(), name), "regression", family)
         for name, family in FAMILIES.items()
     }
-    trees = {"random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost"}
+    trees = {
+        "random_forest",
+        "extra_trees",
+        "hist_gradient_boosting",
+        "lightgbm",
+        "xgboost",
+        "catboost",
+    }
     assert {name for name, space in offered.items() if space} == trees
     assert all(offered[name] == {"target": "power"} for name in trees)
     assert target_space(Space(Asked(), "lightgbm"), "binary", FAMILIES["lightgbm"]) == {}

@@ -74,7 +74,7 @@ def test_unknown_family_lists_the_known_ones() -> None:
         get_family("forest")
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "catboost"])
 @pytest.mark.parametrize(
     ("early_stopping", "rounds", "rate"), [(True, 3000, 0.005), (False, 1000, 0.01)]
 )
