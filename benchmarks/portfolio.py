@@ -149,9 +149,15 @@ def main() -> None:
     evaluations = {d.name: evaluate(d, cv=args.cv, n_jobs=args.n_jobs, limit_s=args.limit_s,
                                     only=only)
                    for d in load_suite(args.bench, args.datasets)}  # fmt: skip
+    provenance = {"machine": machine(), "commit": git_commit()}
+    added: list[dict[str, Any]] = []
     if only is not None:
-        earlier = json.loads(args.out.read_text())["evaluations"]
-        evaluations = {d: {**earlier.get(d, {}), **row} for d, row in evaluations.items()}
+        earlier = json.loads(args.out.read_text())
+        evaluations = {d: {**earlier["evaluations"].get(d, {}), **row}
+                       for d, row in evaluations.items()}  # fmt: skip
+        # The earlier candidates were measured where and when the earlier run says.
+        added = [*earlier.get("added", []), {"candidates": sorted(only), **provenance}]
+        provenance = {"machine": earlier["machine"], "commit": earlier["commit"]}
     scores: Scores = {d: {c: r["cv_mean"] for c, r in row.items()}
                       for d, row in evaluations.items()}  # fmt: skip
     cost = {c.name: float(np.mean([row[c.name]["seconds"] for row in evaluations.values()
@@ -160,8 +166,8 @@ def main() -> None:
     # most of them (a slow configuration first can take a whole short budget's worker).
     chosen = sorted(greedy(normalised(scores), args.size, cost), key=lambda c: cost[c])
     report = {
-        "machine": machine(),
-        "commit": git_commit(),
+        **provenance,
+        "added": added,
         "cv": args.cv,
         "evaluations": evaluations,
         "normalised": normalised(scores),

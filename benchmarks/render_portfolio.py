@@ -17,12 +17,18 @@ def portfolio_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Machine: {data['machine']}. Commit {data['commit']}. Command: "
         f"`python benchmarks/portfolio.py ../shared/bench --cv {data['cv']}`.",
+        *[
+            f"Added later with `--add {' '.join(a['candidates'])}`: machine {a['machine']}, "
+            f"commit {a['commit']}."
+            for a in data.get("added", [])
+        ],
         "",
         f"Each candidate of `automl/portfolio.py` cross-validated ({data['cv']} folds, the "
         "search's own trial runner) on each dataset. Cells: the CV score normalised per dataset "
         "(1 = the best candidate, 0 = the median candidate or worse; `-` = not run: the family "
         "does not fit the data, or it failed). The portfolio is chosen greedily: each step adds "
-        "the candidate that most raises the mean over datasets of the best cell so far.",
+        "the candidate that most raises the mean over datasets of the best cell so far; the "
+        "chosen ones are queued cheapest first (`chosen` = place in the queue).",
         "",
         "| candidate | " + " | ".join(datasets) + " | mean s | chosen |",
         "|---|" + "---:|" * len(datasets) + "---:|---:|",
