@@ -25,6 +25,7 @@ from automl.leaderboard import record_of
 from automl.objective import Objective, TrialFailedError
 from automl.shared_study import StudyFull, publish_trials_end, trials_end_in
 from automl.stacking import STACK_SHARE, expected_stack_s
+from automl.stacking import applies as stack_applies
 from automl.study import quiet_optuna
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,8 @@ def _stack_reserve(objective: Objective, budget: Budget, *, cv: int) -> float:
     """Time for a second level (automl.stacking) within its share of the budget, when at
     least its first pipeline fits there; else none, and the trials use that time."""
     assert budget.end is not None
+    if not stack_applies(objective.n_rows):
+        return 0.0
     answers = objective.answers
     least, full = expected_stack_s(
         answers.candidates(), task=objective.task, families=list(objective.families),

@@ -21,6 +21,7 @@ from automl.stacked_model import COLUMN_PREFIX, StackedModel, answer_columns, ou
 from automl.stacking import (
     IN_PROCESS,
     INPUTS,
+    MIN_ROWS,
     expected_stack_s,
     pick_inputs,
     pick_second,
@@ -192,6 +193,21 @@ def test_stack_is_dropped_when_it_does_not_beat_the_first_level_or_has_no_time()
     )
     assert search_stack(candidates[:1], ensemble=None, best_cv=-np.inf, deadline=None,
                         **common) is None  # fmt: skip
+
+
+def test_no_second_level_is_tried_on_a_few_hundred_rows() -> None:
+    def stacked(n: int) -> Any:
+        X, y = _classification(n=n)
+        folds = cv_folds(y, task="multiclass", cv=3, seed=0)
+        return search_stack(
+            _candidates(X, y, folds, "multiclass"), ensemble=None, best_cv=-np.inf, X=X, y=y,
+            folds=folds, plan=plan_columns(X), metric="neg_log_loss", task="multiclass", seed=0,
+            n_jobs=1, early_stopping=False, deadline=None,
+        )  # fmt: skip
+
+    # Against a first level that any stack beats, the row count alone decides.
+    assert stacked(MIN_ROWS - 1) is None
+    assert stacked(MIN_ROWS) is not None
 
 
 def test_time_is_kept_back_only_when_the_stack_fits_its_share() -> None:
