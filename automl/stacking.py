@@ -62,8 +62,9 @@ STACKERS = ("extra_trees-smooth", "linear-ridge")
 # levels is decided by a handful of rows, and the inputs, refit on all rows, answer far more
 # confidently than the out-of-fold answers the second level learnt from: on penguins (275
 # rows; 60 s, seed 1) a linear second level scored a CV log loss of -0.0023 against the best
-# trial's -0.0042, and -0.161 against -0.080 on test. The same floor as early stopping's
-# held-out slice (automl.families.early_stopping): below it, differences are mostly noise.
+# trial's -0.0042, and -0.161 against -0.080 on test. 500 rows is also the smallest slice
+# early stopping holds out (automl.families.early_stopping): below it, a loss mostly measures
+# noise.
 MIN_ROWS = 500
 # Time is kept back for the second level only when it is expected to take at most this share
 # of the budget: on hpc_jobs at 300 s it cost a third of the budget and gained ten times what
@@ -203,9 +204,9 @@ def search_stack(
     or the first level's (``fallback_refit_s``) when the stack loses. ``families``: those the
     search may use (default all)."""
     picked = pick_inputs(candidates, ensemble)
+    if not applies(len(y)):
+        logger.info("no second level: %d rows, fewer than %d", len(y), MIN_ROWS)
     if not applies(len(y)) or not pick_second(picked, task=task, families=families):
-        logger.info("no second level: %d rows (at least %d needed), or no stacker", len(y),
-                    MIN_ROWS)  # fmt: skip
         return None
     # Worth starting when at least the first second-level pipeline fits with the refits; the
     # others are cross-validated while there is time for them. With less time than expected,

@@ -153,8 +153,11 @@ def main() -> None:
     added: list[dict[str, Any]] = []
     if only is not None:
         earlier = json.loads(args.out.read_text())
-        evaluations = {d: {**earlier["evaluations"].get(d, {}), **row}
-                       for d, row in evaluations.items()}  # fmt: skip
+        # Every dataset of the earlier run stays, whether or not this run measured it.
+        merged = {d: dict(row) for d, row in earlier["evaluations"].items()}
+        for dataset, row in evaluations.items():
+            merged.setdefault(dataset, {}).update(row)
+        evaluations = merged
         # The earlier candidates were measured where and when the earlier run says.
         added = [*earlier.get("added", []), {"candidates": sorted(only), **provenance}]
         provenance = {"machine": earlier["machine"], "commit": earlier["commit"]}

@@ -7,8 +7,9 @@ ensembles lean on it for that reason). ``n_estimators`` is a ceiling: rounds sto
 held-out slice of the training rows (:mod:`automl.families.early_stopping`).
 
 CatBoost reads categoricals from named columns of integers or strings, not from pandas'
-``category`` dtype that the native preprocessing produces; :class:`CatBoostModel` hands them
-over as integer codes (missing as -1, a level of its own) and names them, at fit and predict.
+``category`` dtype that the native preprocessing produces; ``_CatBoostModel`` hands them over
+as integer codes and names them, at fit and predict. A missing value is already a level of its
+own (:func:`automl.preprocess.as_text`); a level unseen at fit becomes code -1.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class _CatBoostModel(BaseEstimator):  # type: ignore[misc]
             }
         estimator.fit(_codes(frame, self.categorical_), y, **extra)
         self.estimator_ = estimator
+        # CatBoost predicts on every core unless told otherwise, whatever it was fitted with.
+        self.threads_ = int(estimator.get_params().get("thread_count", -1))
         self.best_iteration_ = estimator.get_best_iteration() if eval_set is not None else None
         self.n_features_in_ = frame.shape[1]
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
@@ -87,7 +90,8 @@ class CatBoostModelClassifier(ClassifierMixin, _CatBoostModel):  # type: ignore[
         return self
 
     def predict_proba(self, X: Any) -> Any:
-        return np.asarray(self.estimator_.predict_proba(self._frame(X)), dtype=float)
+        answers = self.estimator_.predict_proba(self._frame(X), thread_count=self.threads_)
+        return np.asarray(answers, dtype=float)
 
     def predict(self, X: Any) -> Any:
         # CatBoost's own predict answers in a shape that varies with the loss; argmax does not.
@@ -96,7 +100,8 @@ class CatBoostModelClassifier(ClassifierMixin, _CatBoostModel):  # type: ignore[
 
 class CatBoostModelRegressor(RegressorMixin, _CatBoostModel):  # type: ignore[misc]
     def predict(self, X: Any) -> Any:
-        return np.asarray(self.estimator_.predict(self._frame(X)), dtype=float).reshape(-1)
+        answers = self.estimator_.predict(self._frame(X), thread_count=self.threads_)
+        return np.asarray(answers, dtype=float).reshape(-1)
 
 
 class CatBoost(Family):

@@ -134,7 +134,8 @@ def _fit_stopping(
     if library == "catboost":
         # automl.families.catboost's model: it keeps the best round (use_best_model).
         estimator.fit(*fit, eval_set=valid, early_stopping_rounds=patience)
-        return int(estimator.best_iteration_) + 1
+        best = estimator.best_iteration_
+        return int(estimator.estimator.get_params()["n_estimators"]) if best is None else best + 1
     estimator.set_params(early_stopping_rounds=patience)
     estimator.fit(*fit, eval_set=[valid], verbose=False)
     return int(estimator.best_iteration) + 1

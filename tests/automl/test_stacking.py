@@ -195,7 +195,19 @@ def test_stack_is_dropped_when_it_does_not_beat_the_first_level_or_has_no_time()
                         **common) is None  # fmt: skip
 
 
-def test_no_second_level_is_tried_on_a_few_hundred_rows() -> None:
+def test_no_second_level_is_tried_on_a_few_hundred_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import automl.stacking
+
+    from automl.stacked_model import widen as real_widen
+
+    widened: list[int] = []
+
+    def widen(X: pd.DataFrame, columns: Any) -> pd.DataFrame:
+        widened.append(len(X))
+        return real_widen(X, columns)
+
+    monkeypatch.setattr(automl.stacking, "widen", widen)
+
     def stacked(n: int) -> Any:
         X, y = _classification(n=n)
         folds = cv_folds(y, task="multiclass", cv=3, seed=0)
@@ -207,7 +219,9 @@ def test_no_second_level_is_tried_on_a_few_hundred_rows() -> None:
 
     # Against a first level that any stack beats, the row count alone decides.
     assert stacked(MIN_ROWS - 1) is None
+    assert widened == []  # refused before any second-level table was built
     assert stacked(MIN_ROWS) is not None
+    assert widened == [MIN_ROWS]
 
 
 def test_time_is_kept_back_only_when_the_stack_fits_its_share() -> None:
