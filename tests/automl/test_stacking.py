@@ -197,7 +197,6 @@ def test_stack_is_dropped_when_it_does_not_beat_the_first_level_or_has_no_time()
 
 def test_no_second_level_is_tried_on_a_few_hundred_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     import automl.stacking
-
     from automl.stacked_model import widen as real_widen
 
     widened: list[int] = []
