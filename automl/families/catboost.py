@@ -22,11 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
-from automl.families.early_stopping import (
-    EarlyStoppedClassifier,
-    EarlyStoppedRegressor,
-    boosting_ranges,
-)
+from automl.families.early_stopping import boosting_ranges, early_stopped
 
 
 def _codes(X: Any, categorical: list[str]) -> Any:
@@ -68,6 +64,8 @@ class _CatBoostModel(BaseEstimator):  # type: ignore[misc]
         # CatBoost predicts on every core unless told otherwise, whatever it was fitted with.
         self.threads_ = int(estimator.get_params().get("thread_count", -1))
         self.best_iteration_ = estimator.get_best_iteration() if eval_set is not None else None
+        if isinstance(self, ClassifierMixin):
+            self.classes_ = np.asarray(estimator.classes_)
         self.n_features_in_ = frame.shape[1]
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         return self
@@ -78,17 +76,6 @@ class _CatBoostModel(BaseEstimator):  # type: ignore[misc]
 
 
 class CatBoostModelClassifier(ClassifierMixin, _CatBoostModel):  # type: ignore[misc]
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        eval_set: tuple[Any, Any] | None = None,
-        early_stopping_rounds: int | None = None,
-    ) -> CatBoostModelClassifier:
-        super().fit(X, y, eval_set=eval_set, early_stopping_rounds=early_stopping_rounds)
-        self.classes_ = np.asarray(self.estimator_.classes_)
-        return self
-
     def predict_proba(self, X: Any) -> Any:
         answers = self.estimator_.predict_proba(self._frame(X), thread_count=self.threads_)
         return np.asarray(answers, dtype=float)
@@ -140,13 +127,10 @@ class CatBoost(Family):
             "allow_writing_files": False,
         }
         if context.task == "regression":
-            regressor = CatBoostModelRegressor(CatBoostRegressor(**kwargs))
-            if not context.early_stopping:
-                return regressor
-            return EarlyStoppedRegressor(regressor, library="catboost", random_state=context.seed)
-        if params["class_weight"] == "balanced":
-            kwargs["auto_class_weights"] = "Balanced"
-        classifier = CatBoostModelClassifier(CatBoostClassifier(**kwargs))
-        if not context.early_stopping:
-            return classifier
-        return EarlyStoppedClassifier(classifier, library="catboost", random_state=context.seed)
+            model: Any = CatBoostModelRegressor(CatBoostRegressor(**kwargs))
+        else:
+            if params["class_weight"] == "balanced":
+                kwargs["auto_class_weights"] = "Balanced"
+            model = CatBoostModelClassifier(CatBoostClassifier(**kwargs))
+        return early_stopped(model, library="catboost", task=context.task,
+                             early_stopping=context.early_stopping, seed=context.seed)  # fmt: skip

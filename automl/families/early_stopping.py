@@ -46,6 +46,17 @@ def boosting_ranges(early_stopping: bool) -> tuple[int, float]:
     return (3000, 0.005) if early_stopping else (1000, 0.01)
 
 
+def early_stopped(
+    model: Any, *, library: Library, task: str, early_stopping: bool, seed: int
+) -> Any:
+    """``model`` wrapped to stop early (a classifier or regressor wrapper by ``task``), or
+    ``model`` itself when this search does not stop boosting early."""
+    if not early_stopping:
+        return model
+    wrapper = EarlyStoppedRegressor if task == "regression" else EarlyStoppedClassifier
+    return wrapper(model, library=library, random_state=seed)
+
+
 def applies(n_rows: int, cv: int) -> bool:
     """Whether a search on ``n_rows`` rows with ``cv`` folds stops boosting early."""
     return n_rows * (cv - 1) // cv >= MIN_ROWS

@@ -10,11 +10,7 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
-from automl.families.early_stopping import (
-    EarlyStoppedClassifier,
-    EarlyStoppedRegressor,
-    boosting_ranges,
-)
+from automl.families.early_stopping import boosting_ranges, early_stopped
 
 
 class LightGBM(Family):
@@ -54,13 +50,9 @@ class LightGBM(Family):
             "verbose": -1,
         }
         if context.task == "regression":
-            if not context.early_stopping:
-                return LGBMRegressor(**kwargs)
-            return EarlyStoppedRegressor(
-                LGBMRegressor(**kwargs), library="lightgbm", random_state=context.seed
-            )
-        weight = params["class_weight"]
-        model = LGBMClassifier(**kwargs, class_weight=None if weight == "none" else weight)
-        if not context.early_stopping:
-            return model
-        return EarlyStoppedClassifier(model, library="lightgbm", random_state=context.seed)
+            model: Any = LGBMRegressor(**kwargs)
+        else:
+            weight = params["class_weight"]
+            model = LGBMClassifier(**kwargs, class_weight=None if weight == "none" else weight)
+        return early_stopped(model, library="lightgbm", task=context.task,
+                             early_stopping=context.early_stopping, seed=context.seed)  # fmt: skip

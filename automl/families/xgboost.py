@@ -11,11 +11,7 @@ from typing import Any
 
 from automl.data.task import Task
 from automl.families.base import BuildContext, Family, Space
-from automl.families.early_stopping import (
-    EarlyStoppedClassifier,
-    EarlyStoppedRegressor,
-    boosting_ranges,
-)
+from automl.families.early_stopping import boosting_ranges, early_stopped
 
 
 class XGBoost(Family):
@@ -48,7 +44,5 @@ class XGBoost(Family):
             "verbosity": 0,
         }
         model = XGBRegressor(**kwargs) if context.task == "regression" else XGBClassifier(**kwargs)
-        if not context.early_stopping:
-            return model
-        wrapper = EarlyStoppedRegressor if context.task == "regression" else EarlyStoppedClassifier
-        return wrapper(model, library="xgboost", random_state=context.seed)
+        return early_stopped(model, library="xgboost", task=context.task,
+                             early_stopping=context.early_stopping, seed=context.seed)  # fmt: skip
