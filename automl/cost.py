@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.budget import REFIT_OVERHEAD_S
+
 # Parameters whose value the fit time grows with, about linearly.
 _SIZE_KEYS = ("n_estimators",)
 # Observed trials of a family before its estimate is trusted.
@@ -60,6 +62,16 @@ class CostModel:
                 return None
             share = float(np.median(self._shares[family]))
             return SAFETY * float(np.median(rates)) * max(1.0, share * _size(params))
+
+    def refit_seconds(self, family: str, params: dict[str, Any], cv: int) -> float | None:
+        """Expected seconds to fit this configuration on all rows with one thread (as
+        :func:`automl.budget.refit_estimate` has it from a trial); None before evidence."""
+        per_fold = self.fold_seconds(family, params)
+        if per_fold is None:
+            return None
+        # fold_seconds holds the same margin as refit_estimate; a refit sees cv/(cv-1) times
+        # a fold's rows.
+        return per_fold * cv / max(1, cv - 1) + REFIT_OVERHEAD_S
 
     def cheapest_trial_s(self, cv: int) -> float:
         """Expected seconds of a typical trial of the cheapest family seen (0 before any)."""

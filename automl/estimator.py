@@ -7,6 +7,7 @@ on all rows, all within ``time_budget_s`` (the search keeps back the refit's exp
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from automl.budget import refit_estimate
 from automl.config import SearchParams
 from automl.config_messages import format_error
 from automl.data.task import Task
@@ -28,6 +30,8 @@ from automl.families import FAMILIES, BuildContext
 from automl.labels import LabeledClassifier
 from automl.preprocess import ColumnPlan, build_pipeline
 from automl.search import SearchResult, run_search
+
+logger = logging.getLogger(__name__)
 
 
 def refit_best(
@@ -112,6 +116,12 @@ def refit_stacked(
     if task == "regression":
         return stacked.fit(X, y.to_numpy(dtype=float), input_answers=input_answers)
     return LabeledClassifier(stacked, classes).fit(X, y, input_answers=input_answers)
+
+
+def _expected_refit_s(result: SearchResult, cv: int) -> float:
+    if result.ensemble is not None:
+        return result.ensemble.refit_s
+    return refit_estimate(result.best.fit_time_s, len(result.best.cv_scores), cv)
 
 
 class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
@@ -236,6 +246,12 @@ class _AutoMLBase(BaseEstimator):  # type: ignore[misc]
                 classes=result.classes, early_stopping=result.early_stopping,
             )  # fmt: skip
         self.refit_time_s_ = time.monotonic() - refit_started
+        # What the budget kept back for it, beside what it took: the evidence for the refit
+        # estimates (automl.budget, automl.stacking).
+        logger.info(
+            "refit on all rows in %.1f s (%.1f s expected, %.1f s left of the search)",
+            self.refit_time_s_, _expected_refit_s(result, self.cv), result.refit_left_s,
+        )  # fmt: skip
         self._store(result, X_frame)
         self.fit_time_s_ = time.monotonic() - started
         return self

@@ -66,6 +66,8 @@ class SearchResult:
     early_stopping: bool = False
     # With a second level: its inputs' out-of-fold answers, for the refit (memory only).
     input_answers: list[np.ndarray[Any, Any]] | None = field(default=None, repr=False)
+    # Seconds of the time budget left for the refit when the search ended (inf without one).
+    refit_left_s: float = float("inf")
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -128,6 +130,7 @@ def run_search(
         ensemble=ensemble,
         early_stopping=prep.settings.early_stopping,
         input_answers=input_answers,
+        refit_left_s=budget.left(),
     )
 
 
@@ -144,7 +147,8 @@ def _second_level(
         X=prep.X, y=prep.target, folds=prep.folds, plan=prep.plan, metric=prep.metric,
         task=prep.task, seed=prep.settings.seed, n_jobs=prep.settings.n_jobs,
         early_stopping=prep.settings.early_stopping, deadline=budget.end,
-        families=[f.name for f in prep.families], fallback_refit_s=fallback, clock=budget.clock,
+        families=[f.name for f in prep.families], fallback_refit_s=fallback,
+        costs=session.objective.costs, clock=budget.clock,
     )  # fmt: skip
 
 

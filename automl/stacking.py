@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.cost import CostModel
 from automl.data.task import Task
 from automl.ensemble import (
     PARALLEL_EFFICIENCY,
@@ -96,11 +97,13 @@ def pick_inputs(candidates: Sequence[Candidate], ensemble: Ensemble | None) -> l
 
 
 def pick_second(
-    inputs: Sequence[Candidate], *, task: Task, families: Sequence[str] | None = None
-) -> list[Candidate]:
+    inputs: Sequence[Candidate], *, task: Task, families: Sequence[str] | None = None,
+    costs: CostModel | None = None, cv: int = 5,
+) -> list[Candidate]:  # fmt: skip
     """The second level's pipelines: each of the ``STACKERS`` the search may use, as the
     search's best trial of that family among the inputs, else as the portfolio's
-    configuration (trial number -1, no answers)."""
+    configuration (trial number -1, no answers), its refit time from the trials' ``costs``
+    where they have seen its family."""
     out: list[Candidate] = []
     for name in STACKERS:
         config = next(c for c in CANDIDATES if c.name == name)
@@ -111,8 +114,12 @@ def pick_second(
             params = {
                 k.split(".", 1)[1]: v for k, v in config.for_task(task).items() if k != "family"
             }
-            # Its cost is unknown until it runs: the costliest input's is assumed.
-            refit_s = max(c.refit_s for c in inputs)
+            refit_s = None if costs is None else costs.refit_seconds(config.family, params, cv)
+            if refit_s is None:
+                # Unseen, it is assumed as costly as the costliest input. That was 20 times
+                # too much for extra trees beside CatBoost inputs on hpc_jobs, and kept the
+                # second level from being tried at all.
+                refit_s = max(c.refit_s for c in inputs)
             kept = Candidate(-1, config.family, params, np.empty(0), refit_s)
         if kept is not None:
             out.append(kept)
@@ -147,20 +154,28 @@ def applies(n_rows: int) -> bool:
 
 def expected_stack_s(
     candidates: Sequence[Candidate], *, task: Task, families: Sequence[str] | None,
-    n_features: int, n_classes: int, cv: int, n_jobs: int,
+    n_features: int, n_classes: int, cv: int, n_jobs: int, costs: CostModel | None = None,
 ) -> tuple[float, float]:  # fmt: skip
-    """What a second level over ``candidates`` is expected to cost: at the least (its first
-    pipeline cross-validated, and the refits), and in all (for the time kept back while the
-    trials run)."""
+    """What a second level over ``candidates`` is expected to cost: at the least (the
+    smallest stack :func:`search_stack` would try: two inputs, its first pipeline
+    cross-validated, and the refits), and in all (for the time kept back while the trials
+    run)."""
     inputs = pick_inputs(candidates, None)
-    if len(inputs) < 2 or not pick_second(inputs, task=task, families=families):
-        return 0.0, 0.0
     per = 1 if n_classes <= 2 else n_classes
-    second = pick_second(inputs, task=task, families=families)
-    folds, refits = expected_seconds(
-        inputs, second, n_features=n_features, n_columns=per * len(inputs), cv=cv, n_jobs=n_jobs
-    )
-    return _first_share(folds, second) + refits, folds + refits
+
+    def cost(chosen: Sequence[Candidate]) -> tuple[float, float, list[Candidate]]:
+        second = pick_second(chosen, task=task, families=families, costs=costs, cv=cv)
+        folds, refits = expected_seconds(
+            chosen, second, n_features=n_features, n_columns=per * len(chosen), cv=cv,
+            n_jobs=n_jobs,
+        )  # fmt: skip
+        return folds, refits, second
+
+    if len(inputs) < 2 or not cost(inputs)[2]:
+        return 0.0, 0.0
+    folds, refits, _ = cost(inputs)
+    least_folds, least_refits, least_second = cost(inputs[:2])
+    return _first_share(least_folds, least_second) + least_refits, folds + refits
 
 
 def _first_share(folds_s: float, second: Sequence[Candidate]) -> float:
@@ -196,17 +211,19 @@ def search_stack(
     deadline: float | None,
     families: Sequence[str] | None = None,
     fallback_refit_s: float = 0.0,
+    costs: CostModel | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> StackOutcome | None:
     """Cross-validate a second level and select over both levels; None unless it beats the
     first level (``ensemble``, else the best trial's ``best_cv``) on CV, or when the time
     until ``deadline`` is too short. By ``deadline`` the refits must be done too: the stack's,
     or the first level's (``fallback_refit_s``) when the stack loses. ``families``: those the
-    search may use (default all)."""
+    search may use (default all); ``costs``: the trials' fit times, for stackers no trial ran."""
     picked = pick_inputs(candidates, ensemble)
+    cv = len(folds)
     if not applies(len(y)):
         logger.info("no second level: %d rows, fewer than %d", len(y), MIN_ROWS)
-    if not applies(len(y)) or not pick_second(picked, task=task, families=families):
+    if not applies(len(y)) or not pick_second(picked, task=task, families=families, cv=cv):
         return None
     # Worth starting when at least the first second-level pipeline fits with the refits; the
     # others are cross-validated while there is time for them. With less time than expected,
@@ -214,10 +231,10 @@ def search_stack(
     for n_inputs in range(len(picked), 1, -1):
         inputs = picked[:n_inputs]
         columns = answer_columns([c.answers for c in inputs], task)
-        second_sources = pick_second(inputs, task=task, families=families)
+        second_sources = pick_second(inputs, task=task, families=families, costs=costs, cv=cv)
         folds_s, refits_s = expected_seconds(
             inputs, second_sources, n_features=len(plan.columns), n_columns=columns.shape[1],
-            cv=len(folds), n_jobs=n_jobs,
+            cv=cv, n_jobs=n_jobs,
         )  # fmt: skip
         refits_s = max(refits_s, fallback_refit_s)
         first_s = _first_share(folds_s, second_sources)
@@ -239,7 +256,7 @@ def search_stack(
         pipeline = build_pipeline(wide_plan, FAMILIES[source.family], source.params, context)
         fold_s = source.refit_s * scale / speed
         # As expected_seconds counts it: a fold's fit sees (cv - 1)/cv of the rows.
-        if deadline is not None and clock() + (len(folds) - 1) * fold_s + refits_s > deadline:
+        if deadline is not None and clock() + (cv - 1) * fold_s + refits_s > deadline:
             break
         answers = out_of_fold(
             pipeline, wide, y, folds=folds, task=task, n_jobs=n_jobs,

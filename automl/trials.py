@@ -149,7 +149,7 @@ def _stack_reserve(objective: Objective, budget: Budget, *, cv: int) -> float:
     least, full = expected_stack_s(
         answers.candidates(), task=objective.task, families=list(objective.families),
         n_features=objective.n_features, n_classes=objective.n_classes, cv=cv,
-        n_jobs=objective.settings.n_jobs,
+        n_jobs=objective.settings.n_jobs, costs=objective.costs,
     )  # fmt: skip
     # Two selections: the first level's, then both levels'.
     selecting = 2 * answers.selection_s()

@@ -12,6 +12,7 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import log_loss
 
+from automl.cost import CostModel
 from automl.ensemble import Candidate, Ensemble, Member
 from automl.estimator import refit_stacked
 from automl.families import FAMILIES, BuildContext
@@ -90,6 +91,11 @@ def test_inputs_are_members_then_the_best_of_other_families() -> None:
     second = pick_second(inputs, task="binary")
     assert [(c.trial, c.family) for c in second] == [(-1, "extra_trees"), (4, "linear")]
     assert second[0].params["min_samples_leaf"] == 5 and second[0].refit_s == 1.0
+    # Where the trials fitted its family, their fit times estimate it instead.
+    costs = CostModel()
+    costs.observe("extra_trees", {"n_estimators": 50}, fold_fit_s=0.1)
+    seen = pick_second(inputs, task="binary", costs=costs, cv=5)
+    assert seen[0].refit_s == costs.refit_seconds("extra_trees", seen[0].params, 5) != 1.0
     only = pick_second(inputs, task="regression", families=["xgboost", "lightgbm", "linear"])
     assert [c.trial for c in only] == [4]
     assert pick_second(inputs, task="binary", families=["xgboost"]) == []
@@ -235,8 +241,19 @@ def test_time_is_kept_back_only_when_the_stack_fits_its_share() -> None:
     scale = 1 + 0.5 * 3 / 10
     refits = (4.0 + 3.0 * scale) * IN_PROCESS
     assert full == pytest.approx(3.0 * scale * 4 * IN_PROCESS + refits)
-    # At the least, the first (extra trees, two thirds of the fold time) and the refits.
-    assert least == pytest.approx(2.0 * scale * 4 * IN_PROCESS + refits)
+    # At the least, the smallest stack: the best two inputs (two columns), with a linear
+    # stacker from the portfolio now (the linear trial is not among them), both stackers
+    # assumed as costly as the costlier input; the first (extra trees, half the fold time)
+    # cross-validated, and the refits.
+    few = 1 + 0.5 * 2 / 10
+    few_refits = (3.0 + 2 * 2.0 * few) * IN_PROCESS
+    assert least == pytest.approx(2.0 * few * 4 * IN_PROCESS + few_refits)
+    # What the trials showed of a stacker's family replaces the assumption.
+    costs = CostModel()
+    costs.observe("extra_trees", {"n_estimators": 100}, fold_fit_s=0.01)
+    seen = expected_stack_s(candidates, **kw, n_features=10, n_classes=2, cv=5, n_jobs=1,
+                            costs=costs)  # fmt: skip
+    assert seen[0] < least and seen[1] < full
     assert expected_stack_s(candidates[:1], **kw, n_features=10, n_classes=2, cv=5,
                             n_jobs=1) == (0.0, 0.0)  # fmt: skip
     # No stacker among the families the search may use: no second level.
