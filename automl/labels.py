@@ -51,4 +51,7 @@ class LabeledClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self.classes_[np.asarray(self.estimator_.predict(X), dtype=np.int64)]
 
     def predict_proba(self, X: Any) -> Any:
-        return self.estimator_.predict_proba(X)
+        proba = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
+        # XGBoost answers in float32, whose rows sum to 1 only within 6e-8; scikit-learn's
+        # log_loss warns about rows that do not sum to 1 in float64.
+        return proba / proba.sum(axis=1, keepdims=True)
