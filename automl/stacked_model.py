@@ -145,10 +145,15 @@ class StackedModel(BaseEstimator):  # type: ignore[misc]
             self.classes_ = np.arange(int(target.max()) + 1)
         return self
 
-    def _blend(self, X: pd.DataFrame) -> np.ndarray[Any, Any]:
+    def _blend(
+        self, X: pd.DataFrame, inputs: dict[int, np.ndarray[Any, Any]] | None = None
+    ) -> np.ndarray[Any, Any]:
+        """The answer; ``inputs``, by trial, replace the inputs' refits' answers as the second
+        level's columns (benchmarks/stack_inputs.py compares bags of fold models)."""
         frame = X.reset_index(drop=True)
         first = {t: answers_of(m, frame, self.task) for t, m in self.first_.items()}
-        columns = answer_columns([first[m.trial] for m in self.inputs], self.task)
+        inputs = first if inputs is None else inputs
+        columns = answer_columns([inputs[m.trial] for m in self.inputs], self.task)
         wide = widen(frame, columns)
         parts = [first[m.trial] * m.weight for m in self.members] + [
             answers_of(model, wide, self.task) * m.weight

@@ -10,7 +10,6 @@ five fold models' averaged predictions are scored on the test split beside the r
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_suite
 from peer_systems import test_score
-from search_runs import arguments, run_search, write_runs
+from search_runs import arguments, run_all, run_search
 
 from automl.estimator import refit_best, refit_ensemble
 
@@ -72,14 +70,7 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = arguments(budget=60).parse_args()
-    rows = []
-    for data in load_suite(args.bench, args.datasets):
-        for seed in args.seeds:
-            row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    write_runs(args.out, rows)
+    run_all(arguments(budget=60).parse_args(), one)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,20 @@ def arguments(*, budget: float) -> argparse.ArgumentParser:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     return parser
+
+
+def run_all(args: argparse.Namespace, one: Callable[..., dict[str, Any]]) -> None:
+    """``one(data, seed=, budget=, n_jobs=)`` for every dataset and seed asked; each row is
+    printed and the results file rewritten as it comes, so a stopped run keeps what it did."""
+    from common import load_suite
+
+    rows = []
+    for data in load_suite(args.bench, args.datasets):
+        for seed in args.seeds:
+            row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            write_runs(args.out, rows)
 
 
 def write_runs(path: Path, rows: list[dict[str, Any]]) -> None:

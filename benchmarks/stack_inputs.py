@@ -15,7 +15,6 @@ Runs whose search chose no stack are recorded as such (there is nothing to compa
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import warnings
@@ -26,13 +25,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_suite
-from search_runs import arguments, run_search, write_runs
+from search_runs import arguments, run_all, run_search
 from stacking import score
 
 from automl.families import FAMILIES, BuildContext
 from automl.preprocess import build_pipeline
-from automl.stacked_model import StackedModel, answer_columns, answers_of, widen
+from automl.stacked_model import StackedModel, answers_of
 
 
 def bag_answers(
@@ -57,21 +55,6 @@ def bag_answers(
     return out
 
 
-def blend(
-    stacked: StackedModel, X_test: pd.DataFrame, inputs: dict[int, np.ndarray[Any, Any]]
-) -> np.ndarray[Any, Any]:
-    """``StackedModel``'s answer with its inputs' columns from ``inputs``."""
-    frame = X_test.reset_index(drop=True)
-    refits = {t: answers_of(m, frame, stacked.task) for t, m in stacked.first_.items()}
-    columns = answer_columns([inputs[m.trial] for m in stacked.inputs], stacked.task)
-    wide = widen(frame, columns)
-    parts = [refits[m.trial] * m.weight for m in stacked.members] + [
-        answers_of(model, wide, stacked.task) * m.weight
-        for model, m in zip(stacked.second_, stacked.second, strict=True)
-    ]
-    return np.asarray(np.sum(parts, axis=0), dtype=float)
-
-
 def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
     X, _, X_test, y_test = data.split()
     run = run_search(data, seed=seed, budget=budget, n_jobs=n_jobs)
@@ -91,27 +74,18 @@ def one(data: Any, *, seed: int, budget: float, n_jobs: int) -> dict[str, Any]:
     started = time.monotonic()
     bags = bag_answers(stacked, X, run.target, X_test.reset_index(drop=True), run.folds)
     bag_s = time.monotonic() - started
-    refits = {t: answers_of(m, X_test.reset_index(drop=True), data.task)
-              for t, m in stacked.first_.items()}  # fmt: skip
     return row | {
         "stacked": True,
         "inputs": [m.family for m in stacked.inputs],
-        "refit": score(data.metric, target_test, blend(stacked, X_test, refits)),
-        "bag": score(data.metric, target_test, blend(stacked, X_test, bags)),
+        "refit": score(data.metric, target_test, stacked._blend(X_test)),
+        "bag": score(data.metric, target_test, stacked._blend(X_test, bags)),
         "refit_s": model.refit_time_s_,
         "bag_s": round(bag_s, 1),
     }
 
 
 def main() -> None:
-    args = arguments(budget=300).parse_args()
-    rows = []
-    for data in load_suite(args.bench, args.datasets):
-        for seed in args.seeds:
-            row = one(data, seed=seed, budget=args.budget, n_jobs=args.n_jobs)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-            write_runs(args.out, rows)
+    run_all(arguments(budget=300).parse_args(), one)
 
 
 if __name__ == "__main__":
